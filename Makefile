@@ -1,0 +1,79 @@
+# Legion's build: static musl binaries by default; `make asan` builds the same code with
+# gcc, ASan and UBSan against Debian's libraries for the C tests.
+# Third-party libraries come from Debian's archive via mk/deps.sh into $(DEPS), once.
+
+DEPS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/legion/deps
+VENV ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/legion/venv
+PYSPARK_VERSION = 3.5.7
+
+CC = musl-gcc
+O = .
+WARN = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wno-format-truncation
+CFLAGS = -Os -ffunction-sections -fdata-sections
+CPPFLAGS = -I. -I$(DEPS)/include -I$(DEPS)/include/bearssl
+LDFLAGS = -static -Wl,--gc-sections -s -L$(DEPS)/lib
+LIBS = -lcurl -lbearssl -lpthread
+
+CORE = util.o json.o http.o
+LEGION_OBJS = legion.o auth.o jobs.o local.o tls.o $(CORE)
+HELPERS =
+TESTBINS =
+
+.PHONY: all build deps spark asan check test test-c demo bench fmt clean distclean
+all: deps
+	@$(MAKE) --no-print-directory build
+
+build: $(O)/legion $(HELPERS:%=$(O)/%) $(TESTBINS:%=$(O)/%)
+
+deps:
+	@sh mk/deps.sh all
+
+$(O)/%.o: %.c legion.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) -I$(O) $(CPPFLAGS) -c $< -o $@
+
+$(O)/http.o: $(O)/roots.h
+$(O)/roots.h: mk/roots.sh
+	@mkdir -p $(dir $@)
+	sh mk/roots.sh > $@
+
+$(O)/legion: $(LEGION_OBJS:%=$(O)/%)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/helpers/%: $(O)/helpers/%.o $(CORE:%=$(O)/%) $(O)/tls.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/t/json_test: $(O)/t/json_test.o $(O)/util.o $(O)/json.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The same sources with gcc + ASan/UBSan, linked against Debian's libcurl and BearSSL.
+asan:
+	@$(MAKE) --no-print-directory build O=build/asan CC=gcc LDFLAGS= \
+		CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+		CPPFLAGS='-I. -I$(DEPS)/include' \
+		LIBS="$$(pkg-config --libs libcurl) -lbearssl -lpthread -fsanitize=address,undefined"
+
+# Spark from PyPI into a venv, once.
+spark: $(VENV)/.pyspark-$(PYSPARK_VERSION)
+$(VENV)/.pyspark-$(PYSPARK_VERSION):
+	sh mk/deps.sh packages
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q 'pyspark==$(PYSPARK_VERSION)'
+	touch $@
+
+# The README's first command: a real Spark job on this machine.
+demo: all spark
+	./legion submit --num-executors 2 examples/pi.py
+
+check: all spark
+	@$(MAKE) --no-print-directory asan
+	VENV=$(VENV) bats t/
+
+bench: all spark
+	sh bench/run.sh
+
+fmt:
+	clang-format -i *.c *.h helpers/*.c t/*.c
+
+clean:
+	rm -rf build *.o helpers/*.o t/*.o legion $(HELPERS) $(TESTBINS)

@@ -1,0 +1,479 @@
+/*
+ * http.c: every HTTP request legion and the helpers make, through libcurl's multi
+ * interface: one setup function with all overrides (trust, proxy, user agent,
+ * timeouts, pinning), connection reuse, bounded retries with backoff and jitter that
+ * honour Retry-After, parallel fan-out. Leaves out what a request means (auth.c,
+ * aci.c) and is not thread-safe: one thread per process makes requests.
+ */
+#include "legion.h"
+#include "roots.h"
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_TRIES 6
+#define DEFAULT_TIMEOUT_MS 60000
+#define DEFAULT_MAX_BODY ((size_t)16 << 20)
+#define RETRY_BUDGET_MS (5 * 60 * 1000) /* no retry starts later than this */
+#define BACKOFF_BASE_MS 400
+#define BACKOFF_MAX_MS 30000
+#define RETRY_AFTER_MAX_S 120
+
+volatile int http_stop;
+
+static CURLM *multi;
+static struct curl_blob roots_blob;
+static const char *ca_file; /* SSL_CERT_FILE, CURL_CA_BUNDLE or the system bundle */
+
+/* One request in flight or waiting for its next try. */
+struct slot {
+	const struct http_req *req;
+	struct http_resp *resp;
+	CURL *easy;
+	struct curl_slist *hdrs, *resolve;
+	int tries, done, delivered;
+	long long start_ms, next_ms, sent_ms;
+	CURLcode cc;
+};
+
+int http_init(void)
+{
+	static const char *const bundles[] = {
+		"/etc/ssl/certs/ca-certificates.crt", /* Debian, Alpine */
+		"/etc/pki/tls/certs/ca-bundle.crt",   /* Fedora, RHEL */
+		"/etc/ssl/cert.pem",                  /* BSDs, macOS */
+		NULL,
+	};
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		warnx_("unable to initialise libcurl");
+		return -1;
+	}
+	ca_file = getenv("SSL_CERT_FILE");
+	if (!ca_file || !*ca_file)
+		ca_file = getenv("CURL_CA_BUNDLE");
+	if (ca_file && !*ca_file)
+		ca_file = NULL;
+	for (int i = 0; !ca_file && bundles[i]; i++) {
+		FILE *f = fopen(bundles[i], "r");
+		if (f) {
+			fclose(f);
+			ca_file = bundles[i];
+		}
+	}
+	roots_blob.data = (void *)legion_roots_pem;
+	roots_blob.len = sizeof legion_roots_pem - 1;
+	roots_blob.flags = CURL_BLOB_NOCOPY;
+	multi = curl_multi_init();
+	if (!multi) {
+		warnx_("unable to initialise libcurl");
+		return -1;
+	}
+	return 0;
+}
+
+void http_cleanup(void)
+{
+	if (multi)
+		curl_multi_cleanup(multi);
+	multi = NULL;
+	curl_global_cleanup();
+}
+
+void http_resp_free(struct http_resp *r)
+{
+	buf_free(&r->body);
+	free(r->async_op);
+	free(r->location);
+	r->async_op = r->location = NULL;
+}
+
+/* Sets r->err; truncates quietly (messages are for people). */
+static void errf(struct http_resp *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void errf(struct http_resp *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof r->err, fmt, ap);
+	va_end(ap);
+}
+
+static void resp_reset(struct http_resp *r)
+{
+	http_resp_free(r);
+	r->status = 0;
+	r->retry_after = -1;
+	r->err[0] = '\0';
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct slot *s = arg;
+	size_t len = size * n;
+	if (s->req->on_data) {
+		long code = 0;
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+		if (code >= 200 && code < 300) {
+			s->delivered = 1;
+			return s->req->on_data(s->req->arg, p, len) ? 0 : len;
+		}
+	}
+	if (buf_add(&s->resp->body, p, len) < 0) {
+		snprintf(s->resp->err, sizeof s->resp->err, "response body larger than %zu bytes",
+			 s->resp->body.max);
+		return 0;
+	}
+	return len;
+}
+
+static char *header_value(const char *p, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+	if (n <= k || strncasecmp(p, name, k) || p[k] != ':')
+		return NULL;
+	p += k + 1;
+	n -= k + 1;
+	while (n && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
+		n--;
+	char *v = malloc(n + 1);
+	if (v) {
+		memcpy(v, p, n);
+		v[n] = '\0';
+	}
+	return v;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct slot *s = arg;
+	size_t len = size * n;
+	char *v;
+	if (len > 5 && !strncmp(p, "HTTP/", 5)) { /* a new response: forget the last */
+		free(s->resp->async_op);
+		free(s->resp->location);
+		s->resp->async_op = s->resp->location = NULL;
+		s->resp->retry_after = -1;
+	} else if ((v = header_value(p, len, "Azure-AsyncOperation"))) {
+		free(s->resp->async_op);
+		s->resp->async_op = v;
+	} else if ((v = header_value(p, len, "Location"))) {
+		free(s->resp->location);
+		s->resp->location = v;
+	} else if ((v = header_value(p, len, "Retry-After"))) {
+		long long secs;
+		if (parse_int(v, 0, 86400, &secs) == 0)
+			s->resp->retry_after = secs;
+		free(v);
+	}
+	return len;
+}
+
+/* The URL for messages: without its query (SAS tokens live there). */
+static void url_for_humans(const char *url, char *out, size_t n)
+{
+	size_t k = strcspn(url, "?");
+	if (k >= n)
+		k = n - 1;
+	memcpy(out, url, k);
+	out[k] = '\0';
+}
+
+/* Every override in one place. */
+static int setup(struct slot *s)
+{
+	const struct http_req *q = s->req;
+	CURL *e = s->easy ? s->easy : curl_easy_init();
+	if (!e)
+		return -1;
+	s->easy = e;
+	curl_easy_reset(e);
+	curl_slist_free_all(s->hdrs);
+	curl_slist_free_all(s->resolve);
+	s->hdrs = s->resolve = NULL;
+	curl_easy_setopt(e, CURLOPT_URL, q->url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "legion/" LEGION_VERSION);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 15000L);
+	long t = q->timeout_ms ? q->timeout_ms : DEFAULT_TIMEOUT_MS;
+	if (t > 0)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t);
+	else { /* a stream: only give up when nothing arrives for a long while */
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 300L);
+	}
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+	if (q->ca_pem) { /* pinned: trust exactly this, nothing else */
+		struct curl_blob b = {(void *)q->ca_pem, strlen(q->ca_pem), CURL_BLOB_COPY};
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	} else if (ca_file) {
+		curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+	} else {
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &roots_blob);
+	}
+	if (q->resolve) {
+		s->resolve = curl_slist_append(NULL, q->resolve);
+		if (!s->resolve)
+			return -1;
+		curl_easy_setopt(e, CURLOPT_RESOLVE, s->resolve);
+	}
+	s->hdrs = curl_slist_append(NULL, "Expect:");
+	for (const char *const *h = q->headers; s->hdrs && h && *h; h++)
+		s->hdrs = curl_slist_append(s->hdrs, *h);
+	if (!s->hdrs)
+		return -1;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->hdrs);
+	const char *m = q->method ? q->method : "GET";
+	if (!strcmp(m, "HEAD"))
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else if (strcmp(m, "GET"))
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+	if (q->body || strcmp(m, "GET")) {
+		if (strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "DELETE")) {
+			curl_easy_setopt(e, CURLOPT_POSTFIELDS, q->body ? q->body : "");
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+					 (curl_off_t)(q->body ? q->body_len : 0));
+		}
+	}
+	s->resp->body.max = q->max_body ? q->max_body : DEFAULT_MAX_BODY;
+	return 0;
+}
+
+static int retryable(const struct slot *s)
+{
+	if (s->delivered)
+		return 0; /* a stream already handed bytes on: cannot take them back */
+	if (s->cc != CURLE_OK) {
+		switch (s->cc) {
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_OPERATION_TIMEDOUT:
+		case CURLE_GOT_NOTHING:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_RECV_ERROR:
+		case CURLE_SEND_ERROR:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_HTTP2:
+			return 1;
+		default:
+			return 0;
+		}
+	}
+	long st = s->resp->status;
+	return st == 429 || st == 408 || (st >= 500 && st != 501 && st != 505);
+}
+
+/* Milliseconds before the next try: Retry-After when the server gave one, else
+ * exponential backoff with jitter (half to all of the step). */
+static long long backoff_ms(const struct slot *s)
+{
+	if (s->resp->retry_after >= 0) {
+		long long ra = s->resp->retry_after;
+		if (ra > RETRY_AFTER_MAX_S)
+			ra = RETRY_AFTER_MAX_S;
+		return ra * 1000;
+	}
+	long long step = (long long)BACKOFF_BASE_MS << (s->tries - 1 < 10 ? s->tries - 1 : 10);
+	if (step > BACKOFF_MAX_MS)
+		step = BACKOFF_MAX_MS;
+	unsigned r = 0;
+	random_bytes(&r, sizeof r);
+	return step / 2 + (long long)(r % (unsigned)(step / 2 + 1));
+}
+
+static void note(const struct slot *s, const char *what)
+{
+	char u[512];
+	if (!verbose)
+		return;
+	url_for_humans(s->req->url, u, sizeof u);
+	if (s->req->redact && *s->req->redact && strstr(u, s->req->redact))
+		snprintf(u, sizeof u, "(url withheld)");
+	fprintf(stderr, "%s: %s %s %s", progname, what, s->req->method ? s->req->method : "GET", u);
+	if (!strcmp(what, "<"))
+		fprintf(stderr, " -> %ld (%lld ms)", s->resp->status, now_ms() - s->sent_ms);
+	fputc('\n', stderr);
+}
+
+static int start(struct slot *s)
+{
+	resp_reset(s->resp);
+	s->delivered = 0;
+	if (setup(s) < 0 || curl_multi_add_handle(multi, s->easy) != CURLM_OK) {
+		snprintf(s->resp->err, sizeof s->resp->err, "out of memory");
+		s->done = 1;
+		return -1;
+	}
+	s->tries++;
+	s->sent_ms = now_ms();
+	note(s, ">");
+	return 0;
+}
+
+/* A transfer ended: finish the slot or schedule its next try. */
+static void finished(struct slot *s, CURLcode cc)
+{
+	curl_multi_remove_handle(multi, s->easy);
+	s->cc = cc;
+	long code = 0;
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+	s->resp->status = code;
+	if (cc == CURLE_OK)
+		note(s, "<");
+	else if (verbose)
+		fprintf(stderr, "%s: < %s\n", progname, curl_easy_strerror(cc));
+	int max = s->req->tries > 0 ? s->req->tries : DEFAULT_TRIES;
+	long long wait = retryable(s) ? backoff_ms(s) : -1;
+	if (wait >= 0 && s->tries < max && !http_stop &&
+	    now_ms() + wait - s->start_ms <= RETRY_BUDGET_MS) {
+		s->next_ms = now_ms() + wait;
+		if (verbose)
+			fprintf(stderr, "%s: retrying in %lld ms (try %d of %d)\n", progname, wait,
+				s->tries + 1, max);
+		return;
+	}
+	s->done = 1;
+	if (cc != CURLE_OK) {
+		char u[256];
+		url_for_humans(s->req->url, u, sizeof u);
+		char why[sizeof s->resp->err];
+		snprintf(why, sizeof why, "%s", s->resp->err[0] ? s->resp->err : curl_easy_strerror(cc));
+		errf(s->resp, "%s %s: %s", s->req->method ? s->req->method : "GET", u, why);
+		s->resp->status = 0;
+	} else if (code >= 400)
+		http_describe(s->req, s->resp);
+}
+
+int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, int parallel)
+{
+	if (n <= 0)
+		return 0;
+	if (parallel < 1)
+		parallel = 1;
+	struct slot *s = calloc((size_t)n, sizeof *s);
+	if (!s) {
+		warnx_("out of memory");
+		return n;
+	}
+	long long t0 = now_ms();
+	for (int i = 0; i < n; i++) {
+		s[i].req = &reqs[i];
+		s[i].resp = &resps[i];
+		memset(&resps[i], 0, sizeof resps[i]);
+		resps[i].retry_after = -1;
+		s[i].start_ms = s[i].next_ms = t0;
+	}
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)parallel);
+	int active = 0, left = n;
+	while (left > 0) {
+		long long now = now_ms(), wake = now + 1000;
+		for (int i = 0; i < n && active < parallel; i++) {
+			if (s[i].done || s[i].sent_ms >= s[i].next_ms)
+				continue; /* finished, or in flight */
+			if (http_stop) {
+				snprintf(s[i].resp->err, sizeof s[i].resp->err, "interrupted");
+				s[i].done = 1;
+				left--;
+				continue;
+			}
+			if (s[i].next_ms <= now) {
+				if (start(&s[i]) == 0)
+					active++;
+				else
+					left--;
+			} else if (s[i].next_ms < wake)
+				wake = s[i].next_ms;
+		}
+		if (left == 0)
+			break;
+		int running = 0;
+		curl_multi_perform(multi, &running);
+		CURLMsg *msg;
+		int q;
+		while ((msg = curl_multi_info_read(multi, &q))) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			struct slot *x;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+			active--;
+			finished(x, msg->data.result);
+			if (x->done)
+				left--;
+		}
+		if (left == 0)
+			break;
+		if (http_stop && active > 0) {
+			for (int i = 0; i < n; i++)
+				if (!s[i].done && s[i].sent_ms >= s[i].next_ms) {
+					curl_multi_remove_handle(multi, s[i].easy);
+					snprintf(s[i].resp->err, sizeof s[i].resp->err, "interrupted");
+					s[i].done = 1;
+					s[i].resp->status = 0;
+					left--;
+					active--;
+				}
+			continue;
+		}
+		long long ms = active > 0 ? 100 : wake - now_ms();
+		if (ms > 0) {
+			if (active > 0)
+				curl_multi_poll(multi, NULL, 0, (int)ms, NULL);
+			else
+				sleep_ms(ms, &http_stop);
+		}
+	}
+	int failed = 0;
+	for (int i = 0; i < n; i++) {
+		if (resps[i].status == 0)
+			failed++;
+		/* keep handles: connections stay in the multi's cache for reuse */
+		if (s[i].easy)
+			curl_easy_cleanup(s[i].easy);
+		curl_slist_free_all(s[i].hdrs);
+		curl_slist_free_all(s[i].resolve);
+	}
+	free(s);
+	return failed;
+}
+
+int http_do(const struct http_req *req, struct http_resp *resp)
+{
+	return http_do_many(req, resp, 1, 1) ? -1 : 0;
+}
+
+void http_describe(const struct http_req *req, struct http_resp *resp)
+{
+	char u[256], code[96] = "", msg[160] = "";
+	url_for_humans(req->url, u, sizeof u);
+	struct json j = {0};
+	if (resp->body.p && json_parse(&j, resp->body.p, resp->body.len, NULL) == 0) {
+		int e = json_get(&j, 0, "error");
+		if (e >= 0 && j.t[e].type == JSMN_OBJECT) { /* ARM */
+			json_strcpy(&j, json_get(&j, e, "code"), code, sizeof code);
+			json_strcpy(&j, json_get(&j, e, "message"), msg, sizeof msg);
+		} else if (e >= 0) { /* Entra ID: error_description leads with AADSTSnnn */
+			json_strcpy(&j, e, code, sizeof code);
+			char *d = json_str(&j, json_get(&j, 0, "error_description"));
+			if (d) {
+				d[strcspn(d, "\r\n")] = '\0';
+				snprintf(msg, sizeof msg, "%s", d);
+				free(d);
+			}
+		}
+	}
+	json_free(&j);
+	errf(resp, "%s %s: HTTP %ld%s%s%s%s",
+		 req->method ? req->method : "GET", u, resp->status, code[0] ? " " : "", code,
+		 msg[0] ? ": " : "", msg);
+}

@@ -1,0 +1,1344 @@
+/*
+ * legion.c: the command line: options, commands, the submit lifecycle and output
+ * (JSON on stdout, messages on stderr). Leaves out HTTP (http.c), tokens (auth.c),
+ * the job API client (jobs.c) and where containers run (the backends).
+ */
+#include "legion.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Every option of every command; `cmds` says which commands take it. */
+enum {
+	O_BACKEND = 256, O_NUM_EXECUTORS, O_EXECUTOR_CORES, O_EXECUTOR_MEMORY, O_DRIVER_CORES,
+	O_DRIVER_MEMORY, O_LOCATION, O_RESOURCE_GROUP, O_MASTER, O_KEEP_ALIVE, O_CONF,
+	O_PY_FILES, O_JARS, O_CLASS, O_NAME, O_IMAGE, O_IDLE_TIMEOUT, O_DETACH, O_FILE,
+	O_SUBSCRIPTION, O_PARALLEL, O_JOB, O_CONTAINER, O_FOLLOW, O_ALL, O_OLDER_THAN, O_TAIL,
+	O_HELP = 'h', O_VERBOSE = 'v', O_OUTPUT = 'o',
+};
+
+#define C_SUBMIT 1
+#define C_DEPLOY 2
+#define C_STATUS 4
+#define C_LOGS 8
+#define C_DELETE 16
+#define C_GC 32
+#define C_AUTH 64
+#define C_ALL 127
+#define C_AZURE (C_SUBMIT | C_DEPLOY | C_STATUS | C_LOGS | C_DELETE | C_GC | C_AUTH)
+
+static const struct opt {
+	struct option o;
+	int cmds;
+	const char *arg, *help;
+} opts_table[] = {
+	{{"backend", required_argument, 0, O_BACKEND}, C_AZURE & ~C_AUTH, "local|aci",
+	 "where containers run (default: local, or $LEGION_BACKEND)"},
+	{{"num-executors", required_argument, 0, O_NUM_EXECUTORS}, C_SUBMIT, "N",
+	 "workers, one container each (default 2)"},
+	{{"executor-cores", required_argument, 0, O_EXECUTOR_CORES}, C_SUBMIT, "C",
+	 "cores per worker, 1-4 (default 1)"},
+	{{"executor-memory", required_argument, 0, O_EXECUTOR_MEMORY}, C_SUBMIT, "SIZE",
+	 "memory per executor, e.g. 512m, 8g, 1.5g (default 1g)"},
+	{{"driver-cores", required_argument, 0, O_DRIVER_CORES}, C_SUBMIT | C_DEPLOY, "C",
+	 "cores of the master container, 1-4 (default 1)"},
+	{{"driver-memory", required_argument, 0, O_DRIVER_MEMORY}, C_SUBMIT | C_DEPLOY, "SIZE",
+	 "memory of the driver (default 1g)"},
+	{{"location", required_argument, 0, O_LOCATION}, C_SUBMIT | C_DEPLOY, "REGION",
+	 "Azure region (aci; default westus)"},
+	{{"resource-group", required_argument, 0, O_RESOURCE_GROUP}, C_AZURE & ~C_AUTH, "RG",
+	 "Azure resource group (aci; default legion)"},
+	{{"subscription", required_argument, 0, O_SUBSCRIPTION}, C_AZURE, "ID",
+	 "Azure subscription (default $AZURE_SUBSCRIPTION_ID, else the only one)"},
+	{{"master", required_argument, 0, O_MASTER}, C_SUBMIT, "CLUSTER",
+	 "run on an existing cluster (from deploy-master) instead of a new one"},
+	{{"keep-alive", optional_argument, 0, O_KEEP_ALIVE}, C_SUBMIT, "[true|false]",
+	 "keep the cluster after the job"},
+	{{"conf", required_argument, 0, O_CONF}, C_SUBMIT, "K=V", "Spark configuration, repeatable"},
+	{{"py-files", required_argument, 0, O_PY_FILES}, C_SUBMIT, "F,..",
+	 ".py/.zip/.egg files for the Python path"},
+	{{"jars", required_argument, 0, O_JARS}, C_SUBMIT, "F,..", "jars for the classpath"},
+	{{"class", required_argument, 0, O_CLASS}, C_SUBMIT, "CLASS", "main class of a jar app"},
+	{{"name", required_argument, 0, O_NAME}, C_SUBMIT, "NAME", "the application's name"},
+	{{"image", required_argument, 0, O_IMAGE}, C_SUBMIT | C_DEPLOY, "IMAGE",
+	 "container image (aci; default $LEGION_IMAGE)"},
+	{{"idle-timeout", required_argument, 0, O_IDLE_TIMEOUT}, C_SUBMIT | C_DEPLOY, "SECS",
+	 "master and workers stop after this long without a job (default 600; 90s, 5m, 1h)"},
+	{{"detach", no_argument, 0, O_DETACH}, C_SUBMIT, NULL,
+	 "print {\"cluster\",\"job\"} and return once the job started"},
+	{{"file", required_argument, 0, O_FILE}, C_SUBMIT, "APP", "the application (or give it as APP)"},
+	{{"parallel", required_argument, 0, O_PARALLEL}, C_SUBMIT | C_DELETE | C_GC, "N",
+	 "containers created or deleted at once, 1-64 (default 16)"},
+	{{"output", required_argument, 0, O_OUTPUT}, C_STATUS, "json|table", "output format"},
+	{{"all", no_argument, 0, O_ALL}, C_STATUS, NULL, "the whole subscription (aci)"},
+	{{"job", required_argument, 0, O_JOB}, C_LOGS, "ID", "a job's output (default: the last)"},
+	{{"container", required_argument, 0, O_CONTAINER}, C_LOGS, "NAME", "a container's output"},
+	{{"tail", required_argument, 0, O_TAIL}, C_LOGS, "N", "only the last N lines"},
+	{{"follow", no_argument, 0, O_FOLLOW}, C_LOGS, NULL, "keep printing as output arrives"},
+	{{"older-than", required_argument, 0, O_OLDER_THAN}, C_GC, "AGE",
+	 "only groups created longer ago (e.g. 1h; default 0)"},
+	{{"verbose", no_argument, 0, O_VERBOSE}, C_ALL, NULL, "HTTP requests on stderr"},
+	{{"help", no_argument, 0, O_HELP}, C_ALL, NULL, "this help"},
+};
+#define NOPTS (sizeof opts_table / sizeof opts_table[0])
+
+static const struct command {
+	const char *name;
+	int bit;
+	const char *args, *what;
+} commands[] = {
+	{"submit", C_SUBMIT, "[OPTIONS] APP [APP-ARGS...]",
+	 "run a Spark application on a new (or --master) cluster and exit with its status"},
+	{"deploy-master", C_DEPLOY, "[OPTIONS]", "start a cluster's master and keep it"},
+	{"status", C_STATUS, "[OPTIONS] [CLUSTER]", "clusters, their containers and jobs, as JSON"},
+	{"logs", C_LOGS, "[OPTIONS] CLUSTER", "a job's output, or a container's"},
+	{"delete", C_DELETE, "[OPTIONS] CLUSTER", "delete everything a cluster created"},
+	{"gc", C_GC, "[OPTIONS]", "delete stopped or orphaned Legion containers"},
+	{"auth", C_AUTH, "[OPTIONS]", "check the Azure credentials: get a token, print who"},
+	{"version", 0, "", "print the version"},
+	{"help", 0, "[COMMAND]", "this help, or a command's"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void usage_command(FILE *f, const struct command *c)
+{
+	fprintf(f, "usage: legion %s %s\n%s.\n", c->name, c->args, c->what);
+	if (!c->bit)
+		return;
+	fprintf(f, "\noptions:\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *p = &opts_table[i];
+		if (!(p->cmds & c->bit))
+			continue;
+		char left[64];
+		char shortopt[8] = "    ";
+		if (p->o.val < 256)
+			snprintf(shortopt, sizeof shortopt, "-%c, ", p->o.val);
+		snprintf(left, sizeof left, "%s--%s%s%s", shortopt, p->o.name, p->arg ? " " : "",
+			 p->arg ? p->arg : "");
+		fprintf(f, "  %-36s %s\n", left, p->help);
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: legion COMMAND [OPTIONS] [ARGS]\n"
+		   "Serverless Apache Spark: a cluster per job, on Azure Container Instances "
+		   "(--backend aci)\nor on this machine (--backend local, the default).\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].what);
+	fprintf(f, "\n'legion COMMAND --help' shows a command's options.\n"
+		   "Exit status: the job's own once it ran; 64 usage, 65 bad input data, 69 "
+		   "backend\nunavailable, 75 temporary failure, 77 credentials refused, 78 "
+		   "configuration missing,\n130/143 interrupted.\n");
+}
+
+/* The parsed command line. Strings point into argv (not owned) except conf. */
+struct opts {
+	const struct command *cmd;
+	const char *backend, *location, *resource_group, *subscription, *master, *name,
+		*image, *klass, *py_files, *jars, *output, *job, *container, *app, *cluster;
+	long long num_executors, executor_cores, executor_mem_mb, driver_cores,
+		driver_mem_mb, idle_timeout, parallel, tail, older_than;
+	int keep_alive, detach, follow, all;
+	const char **conf;
+	int nconf;
+	char **app_args;
+	int napp_args;
+};
+
+/* One line naming the bad thing, then where to look. */
+static int bad(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(const struct opts *o, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (o->cmd)
+		fprintf(stderr, "%s: %s: %s\nTry 'legion %s --help'.\n", progname, o->cmd->name, msg,
+			o->cmd->name);
+	else
+		fprintf(stderr, "%s: %s\nTry 'legion --help'.\n", progname, msg);
+	return EXIT_USAGE;
+}
+
+#define MAX_CORES 4           /* ACI: 4 vCPU per group */
+#define MAX_GROUP_MB (16 * 1024) /* ACI: 16 GB per group */
+#define JVM_OVERHEAD_MB(m) ((m) / 10 > 384 ? (m) / 10 : 384)
+#define WORKER_DAEMON_MB 512 /* the Spark worker JVM and the agent beside the executor */
+
+/* Memory of a worker container for an executor of mb MiB. */
+static long long worker_group_mb(long long mb)
+{
+	return mb + JVM_OVERHEAD_MB(mb) + WORKER_DAEMON_MB;
+}
+
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	struct option longopts[NOPTS + 1];
+	for (size_t i = 0; i < NOPTS; i++)
+		longopts[i] = opts_table[i].o;
+	memset(&longopts[NOPTS], 0, sizeof longopts[NOPTS]);
+	/* submit stops at the app: what follows belongs to it */
+	const char *shortopts = o->cmd->bit == C_SUBMIT ? "+:hvo:" : ":hvo:";
+	opterr = 0;
+	optind = 1;
+	int c, idx;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
+		const char *a = optarg;
+		const char *name = NULL;
+		for (size_t i = 0; i < NOPTS; i++)
+			if (opts_table[i].o.val == c)
+				name = opts_table[i].o.name;
+		if (c == '?') {
+			if (optopt && optopt < 256)
+				return bad(o, "unknown option '-%c'", optopt);
+			return bad(o, "unknown option '%s'", argv[optind - 1]);
+		}
+		if (c == ':') {
+			const char *opt = argv[optind - 1];
+			return bad(o, "option '%s' needs a value", opt);
+		}
+		int allowed = 0;
+		for (size_t i = 0; i < NOPTS; i++)
+			if (opts_table[i].o.val == c)
+				allowed = opts_table[i].cmds & o->cmd->bit;
+		if (!allowed)
+			return bad(o, "option '--%s' does not apply to %s", name, o->cmd->name);
+		long long v;
+		switch (c) {
+		case O_HELP: usage_command(stdout, o->cmd); return -1;
+		case O_VERBOSE: verbose = 1; break;
+		case O_BACKEND:
+			if (strcmp(a, "local") && strcmp(a, "aci"))
+				return bad(o, "--backend: '%s' is not a backend (local or aci)", a);
+			o->backend = a;
+			break;
+		case O_NUM_EXECUTORS:
+			if (parse_int(a, 1, 256, &o->num_executors) < 0)
+				return bad(o, "--num-executors: '%s' is not a whole number from 1 to 256", a);
+			break;
+		case O_EXECUTOR_CORES:
+		case O_DRIVER_CORES:
+			if (parse_int(a, 1, MAX_CORES, &v) < 0)
+				return bad(o, "--%s: '%s' is not a whole number from 1 to %d", name, a,
+					   MAX_CORES);
+			*(c == O_EXECUTOR_CORES ? &o->executor_cores : &o->driver_cores) = v;
+			break;
+		case O_EXECUTOR_MEMORY:
+		case O_DRIVER_MEMORY: {
+			long long max = MAX_GROUP_MB - 2048;
+			if (parse_size_mib(a, max, &v) < 0)
+				return bad(o, "--%s: '%s' is not a size from 1m to %lldg (like 512m, 8g, 1.5g)",
+					   name, a, max / 1024);
+			*(c == O_EXECUTOR_MEMORY ? &o->executor_mem_mb : &o->driver_mem_mb) = v;
+			break;
+		}
+		case O_LOCATION: o->location = a; break;
+		case O_RESOURCE_GROUP: o->resource_group = a; break;
+		case O_SUBSCRIPTION: o->subscription = a; break;
+		case O_MASTER: o->master = a; break;
+		case O_KEEP_ALIVE:
+			if (!a && optind < argc && (!strcmp(argv[optind], "true") ||
+						    !strcmp(argv[optind], "false")))
+				a = argv[optind++]; /* the seed's `--keep-alive true` */
+			if (!a || !strcmp(a, "true"))
+				o->keep_alive = 1;
+			else if (!strcmp(a, "false"))
+				o->keep_alive = 0;
+			else
+				return bad(o, "--keep-alive: '%s' is not true or false", a);
+			break;
+		case O_CONF: {
+			const char *eq = strchr(a, '=');
+			if (!eq || eq == a)
+				return bad(o, "--conf: '%s' is not KEY=VALUE", a);
+			const char **n = realloc(o->conf, (size_t)(o->nconf + 1) * sizeof *n);
+			if (!n)
+				return bad(o, "out of memory");
+			o->conf = n;
+			o->conf[o->nconf++] = a;
+			break;
+		}
+		case O_PY_FILES: o->py_files = a; break;
+		case O_JARS: o->jars = a; break;
+		case O_CLASS: o->klass = a; break;
+		case O_NAME: o->name = a; break;
+		case O_IMAGE: o->image = a; break;
+		case O_IDLE_TIMEOUT:
+			if (parse_duration(a, 7 * 86400, &o->idle_timeout) < 0 || o->idle_timeout < 1)
+				return bad(o, "--idle-timeout: '%s' is not a duration from 1s to 7d", a);
+			break;
+		case O_DETACH: o->detach = 1; break;
+		case O_FILE: o->app = a; break;
+		case O_PARALLEL:
+			if (parse_int(a, 1, 64, &o->parallel) < 0)
+				return bad(o, "--parallel: '%s' is not a whole number from 1 to 64", a);
+			break;
+		case O_OUTPUT:
+			if (strcmp(a, "json") && strcmp(a, "table"))
+				return bad(o, "--output: '%s' is not json or table", a);
+			o->output = a;
+			break;
+		case O_ALL: o->all = 1; break;
+		case O_JOB: o->job = a; break;
+		case O_CONTAINER: o->container = a; break;
+		case O_TAIL:
+			if (parse_int(a, 1, 1000000, &o->tail) < 0)
+				return bad(o, "--tail: '%s' is not a whole number from 1 to 1000000", a);
+			break;
+		case O_FOLLOW: o->follow = 1; break;
+		case O_OLDER_THAN:
+			if (parse_duration(a, 365 * 86400LL, &o->older_than) < 0)
+				return bad(o, "--older-than: '%s' is not a duration (like 90s, 30m, 1h, 2d)", a);
+			break;
+		}
+	}
+	int rest = argc - optind;
+	char **pos = argv + optind;
+	switch (o->cmd->bit) {
+	case C_SUBMIT:
+		if (!o->app) {
+			if (rest == 0)
+				return bad(o, "no application: give APP (a .py file or a jar)");
+			o->app = pos[0];
+			pos++;
+			rest--;
+		}
+		o->app_args = pos;
+		o->napp_args = rest;
+		if (o->master && o->keep_alive)
+			return bad(o, "--keep-alive applies to a cluster submit creates, not to --master");
+		break;
+	case C_STATUS:
+		if (rest > 1)
+			return bad(o, "unexpected argument '%s'", pos[1]);
+		o->cluster = rest ? pos[0] : NULL;
+		break;
+	case C_LOGS:
+	case C_DELETE:
+		if (rest < 1)
+			return bad(o, "no cluster: give CLUSTER (see 'legion status')");
+		if (rest > 1)
+			return bad(o, "unexpected argument '%s'", pos[1]);
+		o->cluster = pos[0];
+		if (o->job && o->container)
+			return bad(o, "--job and --container exclude each other");
+		break;
+	default:
+		if (rest > 0)
+			return bad(o, "unexpected argument '%s'", pos[0]);
+	}
+	if (o->cluster && (strncmp(o->cluster, "legion-", 7) || strlen(o->cluster) != 15 ||
+			   strspn(o->cluster + 7, "0123456789abcdef") != 8))
+		return bad(o, "'%s' is not a cluster id (legion-<8 hex digits>)", o->cluster);
+	if (o->master && (strncmp(o->master, "legion-", 7) || strlen(o->master) != 15 ||
+			  strspn(o->master + 7, "0123456789abcdef") != 8))
+		return bad(o, "--master: '%s' is not a cluster id (legion-<8 hex digits>)", o->master);
+	return 0;
+}
+
+static void defaults(struct opts *o)
+{
+	const char *b = getenv("LEGION_BACKEND");
+	o->backend = b && *b ? b : "local";
+	o->location = "westus";
+	o->resource_group = "legion";
+	o->num_executors = 2;
+	o->executor_cores = 1;
+	o->executor_mem_mb = 1024;
+	o->driver_cores = 1;
+	o->driver_mem_mb = 1024;
+	o->idle_timeout = 600;
+	o->parallel = 16;
+	o->output = "json";
+	const char *img = getenv("LEGION_IMAGE");
+	o->image = img && *img ? img : "legion/spark:" LEGION_VERSION;
+}
+
+/* Checks the application and its files before anything is created. */
+static int check_inputs(const struct opts *o)
+{
+	const char *files[2] = {o->py_files, o->jars};
+	if (access(o->app, R_OK) < 0)
+		return bad(o, "application '%s': %s", o->app, strerror(errno));
+	struct stat st;
+	if (stat(o->app, &st) == 0 && !S_ISREG(st.st_mode))
+		return bad(o, "application '%s' is not a regular file", o->app);
+	for (int k = 0; k < 2; k++) {
+		if (!files[k])
+			continue;
+		char *list = strdup(files[k]), *save = NULL;
+		if (!list)
+			return bad(o, "out of memory");
+		for (char *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save))
+			if (access(f, R_OK) < 0) {
+				int e = errno;
+				int rc = bad(o, "--%s: '%s': %s", k ? "jars" : "py-files", f, strerror(e));
+				free(list);
+				return rc;
+			}
+		free(list);
+	}
+	return 0;
+}
+
+/* ---- groups ---- */
+
+void group_free(struct group *g)
+{
+	free(g->name);
+	free(g->image);
+	for (char **a = g->argv; a && *a; a++)
+		free(*a);
+	free(g->argv);
+	for (int i = 0; i < g->nenv; i++) {
+		if (g->env[i].value)
+			memset(g->env[i].value, 0, strlen(g->env[i].value));
+		free(g->env[i].name);
+		free(g->env[i].value);
+	}
+	free(g->env);
+	for (int i = 0; i < g->ntags; i++) {
+		free(g->tags[i].name);
+		free(g->tags[i].value);
+	}
+	free(g->tags);
+	free(g->dns_label);
+	free(g->state);
+	free(g->ip);
+	free(g->fqdn);
+	memset(g, 0, sizeof *g);
+	g->exit_code = -1;
+}
+
+void groups_free(struct group *g, int n)
+{
+	for (int i = 0; i < n; i++)
+		group_free(&g[i]);
+	free(g);
+}
+
+int group_setenv(struct group *g, const char *name, const char *value, int secure)
+{
+	struct env_var *e = realloc(g->env, (size_t)(g->nenv + 1) * sizeof *e);
+	if (!e)
+		return -1;
+	g->env = e;
+	e = &g->env[g->nenv];
+	e->name = strdup(name);
+	e->value = strdup(value);
+	e->secure = secure;
+	if (!e->name || !e->value) {
+		free(e->name);
+		free(e->value);
+		return -1;
+	}
+	g->nenv++;
+	return 0;
+}
+
+int group_settag(struct group *g, const char *name, const char *value)
+{
+	struct tag *t = realloc(g->tags, (size_t)(g->ntags + 1) * sizeof *t);
+	if (!t)
+		return -1;
+	g->tags = t;
+	t = &g->tags[g->ntags];
+	t->name = strdup(name);
+	t->value = strdup(value);
+	if (!t->name || !t->value) {
+		free(t->name);
+		free(t->value);
+		return -1;
+	}
+	g->ntags++;
+	return 0;
+}
+
+const char *group_tag(const struct group *g, const char *name)
+{
+	for (int i = 0; i < g->ntags; i++)
+		if (!strcmp(g->tags[i].name, name))
+			return g->tags[i].value;
+	return NULL;
+}
+
+static char **argv_dup(const char *const *a)
+{
+	int n = 0;
+	while (a[n])
+		n++;
+	char **v = calloc((size_t)n + 1, sizeof *v);
+	for (int i = 0; v && i < n; i++)
+		if (!(v[i] = strdup(a[i]))) {
+			for (int k = 0; k < i; k++)
+				free(v[k]);
+			free(v);
+			return NULL;
+		}
+	return v;
+}
+
+/* ---- the cluster's containers ---- */
+
+#define MASTER_PORTS {7077, JOB_API_PORT, 7078, 7079, 8080}
+#define MASTER_DAEMON_MB 512 /* the Spark master JVM and the job daemon */
+
+/* Environment both roles share: cluster, secrets, the master's certificate. */
+static int common_env(struct group *g, const struct opts *o, const struct master *m)
+{
+	char idle[32];
+	snprintf(idle, sizeof idle, "%lld", o->idle_timeout);
+	int rc = group_setenv(g, "LEGION_CLUSTER", m->cluster, 0) |
+		 group_setenv(g, "LEGION_TOKEN", m->token, 1) |
+		 group_setenv(g, "LEGION_SPARK_SECRET", m->spark_secret, 1) |
+		 group_setenv(g, "LEGION_TLS_CERT", m->cert_pem, 0) |
+		 group_setenv(g, "LEGION_TLS_NAME", m->tls_name, 0) |
+		 group_setenv(g, "LEGION_IDLE_TIMEOUT", idle, 0);
+	const char *acct = getenv("AZURE_STORAGE_ACCOUNT_NAME"),
+		   *key = getenv("AZURE_STORAGE_ACCOUNT_KEY");
+	if (acct && *acct && key && *key)
+		rc |= group_setenv(g, "AZURE_STORAGE_ACCOUNT_NAME", acct, 0) |
+		      group_setenv(g, "AZURE_STORAGE_ACCOUNT_KEY", key, 1);
+	return rc;
+}
+
+static int role_tags(struct group *g, const struct master *m, const char *role)
+{
+	char now[32];
+	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
+	return group_settag(g, "legion-cluster", m->cluster) | group_settag(g, "legion-role", role) |
+	       group_settag(g, "legion-created", now);
+}
+
+static int master_group(const struct opts *o, const struct master *m, struct group *g)
+{
+	static const int ports[] = MASTER_PORTS;
+	char name[64], idle[32];
+	const char *argv[] = {"legion-jobd", "-i", idle, NULL};
+	memset(g, 0, sizeof *g);
+	g->exit_code = -1;
+	snprintf(name, sizeof name, "%s-master", m->cluster);
+	snprintf(idle, sizeof idle, "%lld", o->idle_timeout);
+	g->name = strdup(name);
+	g->image = strdup(o->image);
+	g->dns_label = strdup(m->cluster);
+	g->argv = argv_dup(argv);
+	g->cpu = (double)o->driver_cores;
+	g->memory_mb = o->driver_mem_mb + JVM_OVERHEAD_MB(o->driver_mem_mb) + MASTER_DAEMON_MB;
+	memcpy(g->ports, ports, sizeof ports);
+	g->nports = (int)(sizeof ports / sizeof ports[0]);
+	if (!g->name || !g->image || !g->dns_label || !g->argv || common_env(g, o, m) ||
+	    group_setenv(g, "LEGION_TLS_KEY", m->key_pem, 1) || role_tags(g, m, "master"))
+		return -1;
+	return 0;
+}
+
+static int worker_group(const struct opts *o, const struct master *m, const char *run, int i,
+			struct group *g)
+{
+	char name[64], cores[16], mem[32];
+	const char *argv[] = {"legion-worker", NULL};
+	memset(g, 0, sizeof *g);
+	g->exit_code = -1;
+	snprintf(name, sizeof name, "%s-%s-w%d", m->cluster, run, i);
+	snprintf(cores, sizeof cores, "%lld", o->executor_cores);
+	snprintf(mem, sizeof mem, "%lld", o->executor_mem_mb);
+	g->name = strdup(name);
+	g->image = strdup(o->image);
+	g->argv = argv_dup(argv);
+	g->cpu = (double)o->executor_cores;
+	g->memory_mb = worker_group_mb(o->executor_mem_mb);
+	if (!g->name || !g->image || !g->argv || common_env(g, o, m) ||
+	    group_setenv(g, "LEGION_MASTER", m->ip, 0) ||
+	    group_setenv(g, "LEGION_WORKER_NAME", name, 0) ||
+	    group_setenv(g, "LEGION_WORKER_CORES", cores, 0) ||
+	    group_setenv(g, "LEGION_WORKER_MEMORY", mem, 0) || role_tags(g, m, "worker"))
+		return -1;
+	return 0;
+}
+
+static volatile sig_atomic_t got_signal;
+
+static int interrupted(void)
+{
+	return got_signal ? 128 + got_signal : 0;
+}
+
+/* Polls the job API until it answers, the master's container ends, or the deadline. */
+static int wait_master(struct backend *be, const struct master *m, const char *group, int *ex)
+{
+	long long deadline = now_ms() + 180000;
+	while (!got_signal) {
+		struct http_resp r = {0};
+		int ok = jobs_call(m, "GET", "/v1/health", NULL, 0, 1, 3000, &r) == 0 &&
+			 r.status == 200;
+		http_resp_free(&r);
+		if (ok)
+			return 0;
+		struct group g;
+		int rc = be->get(be, group, &g, ex);
+		int ended = rc != 0 || (g.state && strcmp(g.state, "Running") && strcmp(g.state, "Pending"));
+		if (ended) {
+			struct buf log = {0};
+			int e2;
+			if (rc == 0 && be->logs(be, group, 20, &log, &e2) == 0 && log.len)
+				fprintf(stderr, "%s", log.p);
+			warnx_("the master %s stopped (%s) before its job API answered", group,
+			       rc == 0 ? g.state : "gone");
+			buf_free(&log);
+			group_free(&g);
+			*ex = EXIT_UNAVAIL;
+			return -1;
+		}
+		group_free(&g);
+		if (now_ms() > deadline) {
+			warnx_("the master %s did not answer within 180 s", group);
+			*ex = EXIT_TEMPFAIL;
+			return -1;
+		}
+		sleep_ms(250, (volatile int *)&got_signal);
+	}
+	*ex = interrupted();
+	return -1;
+}
+
+/* Waits until want workers of this run have registered with the job daemon. */
+static int wait_workers(const struct master *m, const char *prefix, int want, int *ex)
+{
+	long long deadline = now_ms() + 600000, said = 0;
+	int last = -1;
+	while (!got_signal) {
+		struct http_resp r = {0};
+		struct json j = {0};
+		int have = 0;
+		if (jobs_call(m, "GET", "/v1/status", NULL, 0, 1, 5000, &r) == 0 && r.status == 200 &&
+		    json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
+			int ws = json_get(&j, 0, "workers");
+			for (int k = 0; ws >= 0 && k < j.t[ws].size; k++) {
+				char name[128];
+				if (json_strcpy(&j, json_get(&j, json_at(&j, ws, k), "name"), name,
+						sizeof name) == 0 && !strncmp(name, prefix, strlen(prefix)))
+					have++;
+			}
+		}
+		json_free(&j);
+		http_resp_free(&r);
+		if (have != last || now_ms() - said > 10000) {
+			fprintf(stderr, "%s: %d of %d workers registered\n", progname, have, want);
+			last = have;
+			said = now_ms();
+		}
+		if (have >= want)
+			return 0;
+		if (now_ms() > deadline) {
+			warnx_("only %d of %d workers registered within 600 s", have, want);
+			*ex = EXIT_TEMPFAIL;
+			return -1;
+		}
+		sleep_ms(250, (volatile int *)&got_signal);
+	}
+	*ex = interrupted();
+	return -1;
+}
+
+/* Adds "name" and base64 "data" of each file in a comma-separated list. */
+static int add_files(struct jw *w, const char *key, const char *list)
+{
+	jw_arr(w, key);
+	char *copy = strdup(list), *save = NULL;
+	int rc = copy ? 0 : -1;
+	for (char *f = copy ? strtok_r(copy, ",", &save) : NULL; f && rc == 0;
+	     f = strtok_r(NULL, ",", &save)) {
+		struct buf raw = {0}, b64 = {0};
+		const char *base = strrchr(f, '/');
+		if (read_file(f, 64 << 20, &raw) < 0 || base64_encode(raw.p, raw.len, &b64) < 0) {
+			warn_("unable to read %s", f);
+			rc = -1;
+		} else {
+			jw_obj(w, NULL);
+			jw_str(w, "name", base ? base + 1 : f);
+			jw_strn(w, "data", b64.p, b64.len);
+			jw_end(w);
+		}
+		buf_free(&raw);
+		buf_free(&b64);
+	}
+	free(copy);
+	jw_end(w);
+	return rc;
+}
+
+/* The job document of DESIGN.md's POST /v1/jobs. Owned, or NULL. */
+static char *job_body(const struct opts *o, size_t *n)
+{
+	struct buf raw = {0}, b64 = {0};
+	struct jw w = {0};
+	char *doc = NULL;
+	const char *base = strrchr(o->app, '/');
+	base = base ? base + 1 : o->app;
+	if (read_file(o->app, 64 << 20, &raw) < 0 || base64_encode(raw.p, raw.len, &b64) < 0) {
+		warn_("unable to read %s", o->app);
+		goto out;
+	}
+	jw_obj(&w, NULL);
+	jw_str(&w, "name", o->name ? o->name : base);
+	jw_str(&w, "app", base);
+	jw_strn(&w, "appData", b64.p, b64.len);
+	jw_arr(&w, "args");
+	for (int i = 0; i < o->napp_args; i++)
+		jw_str(&w, NULL, o->app_args[i]);
+	jw_end(&w);
+	jw_obj(&w, "conf");
+	char v[32];
+	snprintf(v, sizeof v, "%lldm", o->executor_mem_mb);
+	jw_str(&w, "spark.executor.memory", v);
+	snprintf(v, sizeof v, "%lld", o->executor_cores);
+	jw_str(&w, "spark.executor.cores", v);
+	snprintf(v, sizeof v, "%lldm", o->driver_mem_mb);
+	jw_str(&w, "spark.driver.memory", v);
+	for (int i = 0; i < o->nconf; i++) {
+		const char *eq = strchr(o->conf[i], '=');
+		char key[256];
+		snprintf(key, sizeof key, "%.*s", (int)(eq - o->conf[i]), o->conf[i]);
+		jw_str(&w, key, eq + 1);
+	}
+	jw_end(&w);
+	if (o->klass)
+		jw_str(&w, "class", o->klass);
+	if ((o->py_files && add_files(&w, "pyFiles", o->py_files) < 0) ||
+	    (o->jars && add_files(&w, "jars", o->jars) < 0)) {
+		jw_finish(&w, NULL);
+		goto out;
+	}
+	jw_end(&w);
+	doc = jw_finish(&w, n);
+out:
+	buf_free(&raw);
+	buf_free(&b64);
+	return doc;
+}
+
+static int open_backend(const struct opts *o, struct backend *be, int *ex)
+{
+	if (!strcmp(o->backend, "aci")) {
+		fprintf(stderr, "%s: %s: the aci backend is not available in this build\n",
+			progname, o->cmd->name);
+		*ex = EXIT_UNAVAIL;
+		return -1;
+	}
+	*be = backend_local;
+	return be->open(be, o, ex);
+}
+
+/* Deletes groups by name, saying so on stderr. */
+static void teardown(struct backend *be, char **names, int n)
+{
+	int ex;
+	if (n <= 0)
+		return;
+	fprintf(stderr, "%s: deleting %d container group%s\n", progname, n, n == 1 ? "" : "s");
+	int saved = http_stop;
+	http_stop = 0; /* cleaning up after Ctrl-C must still reach the backend */
+	be->remove(be, names, n, &ex);
+	http_stop = saved;
+}
+
+/* Creates a new cluster's master and waits for its job API. Fills m; the master's
+ * group name into name. */
+static int start_master(const struct opts *o, struct backend *be, struct master *m, char *name,
+			size_t n, int *ex)
+{
+	struct group g;
+	if (master_new(m, be->name) < 0) {
+		*ex = EXIT_SOFTWARE;
+		return -1;
+	}
+	if (master_group(o, m, &g) < 0) {
+		warnx_("out of memory");
+		group_free(&g);
+		*ex = EXIT_SOFTWARE;
+		return -1;
+	}
+	snprintf(name, n, "%s", g.name);
+	fprintf(stderr, "%s: starting cluster %s (%s backend)\n", progname, m->cluster, be->name);
+	int rc = be->create(be, &g, 1, ex);
+	if (rc == 0) {
+		snprintf(m->ip, sizeof m->ip, "%s", g.ip ? g.ip : "");
+		if (master_save(m) < 0) {
+			*ex = EXIT_CONFIG;
+			rc = -1;
+		}
+	}
+	group_free(&g);
+	if (rc == 0 && wait_master(be, m, name, ex) < 0)
+		rc = -1;
+	if (rc < 0) {
+		char *names[] = {name};
+		if (m->ip[0] || *ex != EXIT_SOFTWARE)
+			teardown(be, names, 1);
+		master_forget(m->cluster);
+	}
+	return rc;
+}
+
+/* A state and exit code from the job daemon into the CLI's exit status. */
+static int job_exit(const char *state, int code)
+{
+	if (!strcmp(state, "SUCCEEDED"))
+		return 0;
+	if (code > 0 && code < 256)
+		return code;
+	return 1;
+}
+
+static int cmd_submit(const struct opts *o)
+{
+	struct backend be;
+	struct master m = {0};
+	char master_name[64] = "", run[5], prefix[64];
+	struct group *ws = NULL;
+	char **names = NULL;
+	char *body = NULL;
+	int ex = 0, created = 0, nw = (int)o->num_executors;
+	if (open_backend(o, &be, &ex) < 0)
+		return ex;
+	if (o->master) {
+		int rc = master_load(o->master, &m);
+		if (rc != 0) {
+			if (rc > 0)
+				warnx_("no credentials for cluster %s here: it was not deployed from this "
+				       "machine (or was deleted)", o->master);
+			ex = EXIT_CONFIG;
+			goto out;
+		}
+	} else {
+		if (start_master(o, &be, &m, master_name, sizeof master_name, &ex) < 0)
+			goto out;
+		created = 1;
+	}
+	size_t blen = 0;
+	if (!(body = job_body(o, &blen))) {
+		ex = EXIT_DATAERR;
+		goto out;
+	}
+	random_hex(run, 2);
+	snprintf(prefix, sizeof prefix, "%s-%s-w", m.cluster, run);
+	ws = calloc((size_t)nw, sizeof *ws);
+	names = calloc((size_t)nw + 1, sizeof *names);
+	if (!ws || !names) {
+		ex = EXIT_SOFTWARE;
+		goto out;
+	}
+	for (int i = 0; i < nw; i++)
+		if (worker_group(o, &m, run, i + 1, &ws[i]) < 0) {
+			warnx_("out of memory");
+			ex = EXIT_SOFTWARE;
+			goto out;
+		}
+	fprintf(stderr, "%s: starting %d worker%s\n", progname, nw, nw == 1 ? "" : "s");
+	if (be.create(&be, ws, nw, &ex) < 0)
+		goto out;
+	for (int i = 0; i < nw; i++)
+		names[i] = ws[i].name;
+	if (wait_workers(&m, prefix, nw, &ex) < 0)
+		goto teardown;
+	struct http_resp r = {0};
+	char id[64] = "";
+	if (jobs_call(&m, "POST", "/v1/jobs", body, blen, 1, 120000, &r) < 0 || r.status != 201) {
+		warnx_("the master refused the job: %s", r.err[0] ? r.err : "no id");
+		ex = r.status == 400 || r.status == 413 ? EXIT_DATAERR : EXIT_UNAVAIL;
+		http_resp_free(&r);
+		goto teardown;
+	}
+	struct json j = {0};
+	if (json_parse(&j, r.body.p, r.body.len, NULL) != 0 ||
+	    json_strcpy(&j, json_get(&j, 0, "id"), id, sizeof id) < 0) {
+		warnx_("the master answered the job without an id");
+		ex = EXIT_UNAVAIL;
+	}
+	json_free(&j);
+	http_resp_free(&r);
+	if (ex)
+		goto teardown;
+	fprintf(stderr, "%s: job %s submitted to %s\n", progname, id, m.cluster);
+	if (o->detach) {
+		struct jw w = {0};
+		jw_obj(&w, NULL);
+		jw_str(&w, "cluster", m.cluster);
+		jw_str(&w, "job", id);
+		jw_end(&w);
+		char *doc = jw_finish(&w, NULL);
+		printf("%s\n", doc ? doc : "{}");
+		free(doc);
+		/* the cluster stops itself after the job and --idle-timeout */
+		nw = 0;
+		created = 0;
+		goto out;
+	}
+	char state[32] = "";
+	int code = -1;
+	if (jobs_follow(&m, id, state, sizeof state, &code) < 0) {
+		if (got_signal) {
+			fprintf(stderr, "%s: interrupted: killing job %s\n", progname, id);
+			http_stop = 0;
+			char path[128];
+			snprintf(path, sizeof path, "/v1/jobs/%s", id);
+			jobs_call(&m, "DELETE", path, NULL, 0, 2, 10000, &r);
+			http_resp_free(&r);
+			ex = interrupted();
+		} else
+			ex = EXIT_UNAVAIL;
+		goto teardown;
+	}
+	ex = job_exit(state, code);
+	fprintf(stderr, "%s: job %s %s (exit %d)\n", progname, id, state, code);
+teardown:
+	if (o->keep_alive) {
+		fprintf(stderr, "%s: keeping cluster %s: 'legion delete %s' removes it\n", progname,
+			m.cluster, m.cluster);
+		nw = 0;
+		created = 0;
+	}
+out:
+	if (names && nw > 0) {
+		if (created)
+			names[nw++] = master_name;
+		teardown(&be, names, nw);
+	} else if (created && master_name[0]) {
+		char *one[] = {master_name};
+		teardown(&be, one, 1);
+	}
+	if (created)
+		master_forget(m.cluster);
+	if (ws)
+		for (int i = 0; i < (int)o->num_executors; i++)
+			group_free(&ws[i]);
+	free(ws);
+	free(names);
+	free(body);
+	master_free(&m);
+	be.close(&be);
+	if (!ex && got_signal)
+		ex = interrupted();
+	return ex;
+}
+
+static int cmd_deploy(const struct opts *o)
+{
+	struct backend be;
+	struct master m = {0};
+	char name[64];
+	int ex = 0;
+	if (open_backend(o, &be, &ex) < 0)
+		return ex;
+	if (start_master(o, &be, &m, name, sizeof name, &ex) == 0) {
+		struct jw w = {0};
+		char ui[128];
+		snprintf(ui, sizeof ui, "http://%s:8080", m.ip);
+		jw_obj(&w, NULL);
+		jw_str(&w, "cluster", m.cluster);
+		jw_str(&w, "backend", be.name);
+		jw_obj(&w, "master");
+		jw_str(&w, "name", name);
+		jw_str(&w, "ip", m.ip);
+		jw_null(&w, "fqdn");
+		jw_str(&w, "ui", ui);
+		jw_end(&w);
+		jw_end(&w);
+		char *doc = jw_finish(&w, NULL);
+		printf("%s\n", doc ? doc : "{}");
+		free(doc);
+	}
+	master_free(&m);
+	be.close(&be);
+	return ex;
+}
+
+/* One group as status shows it. */
+static void group_json(struct jw *w, const char *key, const struct group *g)
+{
+	jw_obj(w, key);
+	jw_str(w, "name", g->name);
+	jw_str(w, "role", group_tag(g, "legion-role"));
+	jw_str(w, "state", g->state);
+	jw_str(w, "ip", g->ip);
+	jw_str(w, "fqdn", g->fqdn);
+	jw_num(w, "cpu", g->cpu);
+	jw_int(w, "memoryMB", g->memory_mb);
+	long long created;
+	const char *c = group_tag(g, "legion-created");
+	if (c && parse_int(c, 0, INT64_MAX, &created) == 0)
+		jw_int(w, "created", created);
+	else
+		jw_null(w, "created");
+	if (g->exit_code >= 0)
+		jw_int(w, "exitCode", g->exit_code);
+	else
+		jw_null(w, "exitCode");
+	jw_end(w);
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+	int c = strcmp(group_tag(x, "legion-cluster"), group_tag(y, "legion-cluster"));
+	if (c)
+		return c;
+	c = strcmp(group_tag(x, "legion-role"), group_tag(y, "legion-role"));
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static void print_table(const struct group *gs, int n)
+{
+	time_t now = time(NULL);
+	printf("%-17s %-32s %-7s %-10s %-15s %4s %7s %6s\n", "CLUSTER", "NAME", "ROLE", "STATE", "IP",
+	       "CPU", "MEM", "AGE");
+	for (int i = 0; i < n; i++) {
+		long long created = 0;
+		const char *c = group_tag(&gs[i], "legion-created");
+		if (c)
+			parse_int(c, 0, INT64_MAX, &created);
+		long long age = created ? (long long)now - created : 0;
+		char agebuf[32];
+		if (age < 120)
+			snprintf(agebuf, sizeof agebuf, "%llds", age);
+		else if (age < 7200)
+			snprintf(agebuf, sizeof agebuf, "%lldm", age / 60);
+		else
+			snprintf(agebuf, sizeof agebuf, "%lldh", age / 3600);
+		printf("%-17s %-32s %-7s %-10s %-15s %4g %6lldM %6s\n",
+		       group_tag(&gs[i], "legion-cluster"), gs[i].name, group_tag(&gs[i], "legion-role"),
+		       gs[i].state ? gs[i].state : "-", gs[i].ip ? gs[i].ip : "-", gs[i].cpu,
+		       gs[i].memory_mb, agebuf);
+	}
+}
+
+static int cmd_status(const struct opts *o)
+{
+	struct backend be;
+	struct group *gs = NULL;
+	int n = 0, ex = 0;
+	if (open_backend(o, &be, &ex) < 0)
+		return ex;
+	if (be.list(&be, o->cluster, &gs, &n, &ex) < 0)
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (!group_tag(&gs[i], "legion-role"))
+			group_settag(&gs[i], "legion-role", "unknown");
+	qsort(gs, (size_t)n, sizeof *gs, cmp_group);
+	if (!strcmp(o->output, "table")) {
+		print_table(gs, n);
+		goto out;
+	}
+	struct jw w = {0};
+	jw_obj(&w, NULL);
+	jw_arr(&w, "clusters");
+	for (int i = 0; i < n;) {
+		const char *cl = group_tag(&gs[i], "legion-cluster");
+		int k = i;
+		while (k < n && !strcmp(group_tag(&gs[k], "legion-cluster"), cl))
+			k++;
+		jw_obj(&w, NULL);
+		jw_str(&w, "cluster", cl);
+		jw_str(&w, "backend", be.name);
+		int mi = -1;
+		for (int x = i; x < k; x++)
+			if (!strcmp(group_tag(&gs[x], "legion-role"), "master"))
+				mi = x;
+		if (mi >= 0)
+			group_json(&w, "master", &gs[mi]);
+		else
+			jw_null(&w, "master");
+		jw_arr(&w, "workers");
+		for (int x = i; x < k; x++)
+			if (x != mi)
+				group_json(&w, NULL, &gs[x]);
+		jw_end(&w);
+		/* jobs, when this machine holds the cluster's credentials */
+		struct master m;
+		struct http_resp r = {0};
+		struct json j = {0};
+		int jobs = -1;
+		if (mi >= 0 && gs[mi].state && !strcmp(gs[mi].state, "Running") &&
+		    master_load(cl, &m) == 0) {
+			if (jobs_call(&m, "GET", "/v1/status", NULL, 0, 1, 5000, &r) == 0 &&
+			    r.status == 200 && json_parse(&j, r.body.p, r.body.len, NULL) == 0)
+				jobs = json_get(&j, 0, "jobs");
+			master_free(&m);
+		}
+		if (jobs >= 0)
+			jw_raw(&w, "jobs", j.s + j.t[jobs].start,
+			       (size_t)(j.t[jobs].end - j.t[jobs].start));
+		else
+			jw_null(&w, "jobs");
+		json_free(&j);
+		http_resp_free(&r);
+		jw_end(&w);
+		i = k;
+	}
+	jw_end(&w);
+	jw_end(&w);
+	char *doc = jw_finish(&w, NULL);
+	if (doc)
+		printf("%s\n", doc);
+	else
+		ex = EXIT_SOFTWARE;
+	free(doc);
+out:
+	groups_free(gs, n);
+	be.close(&be);
+	return ex;
+}
+
+/* The newest job's id from /v1/status, into id. */
+static int last_job(const struct master *m, char *id, size_t n)
+{
+	struct http_resp r = {0};
+	struct json j = {0};
+	int rc = -1;
+	if (jobs_call(m, "GET", "/v1/status", NULL, 0, 2, 5000, &r) == 0 && r.status == 200 &&
+	    json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
+		int jobs = json_get(&j, 0, "jobs");
+		if (jobs >= 0 && j.t[jobs].size > 0)
+			rc = json_strcpy(&j, json_get(&j, json_at(&j, jobs, j.t[jobs].size - 1), "id"),
+					 id, n);
+	}
+	json_free(&j);
+	http_resp_free(&r);
+	return rc;
+}
+
+static int cmd_logs(const struct opts *o)
+{
+	struct backend be;
+	int ex = 0;
+	if (open_backend(o, &be, &ex) < 0)
+		return ex;
+	if (o->container) {
+		struct buf b = {0};
+		if (strncmp(o->container, o->cluster, strlen(o->cluster))) {
+			ex = bad(o, "--container: '%s' is not a container of %s", o->container,
+				 o->cluster);
+		} else if (be.logs(&be, o->container, (int)o->tail, &b, &ex) == 0)
+			fwrite(b.p, 1, b.len, stdout);
+		buf_free(&b);
+		be.close(&be);
+		return ex;
+	}
+	struct master m;
+	char id[64];
+	int rc = master_load(o->cluster, &m);
+	if (rc != 0) {
+		if (rc > 0)
+			warnx_("no credentials for cluster %s here; try --container NAME", o->cluster);
+		be.close(&be);
+		return EXIT_CONFIG;
+	}
+	if (o->job)
+		snprintf(id, sizeof id, "%s", o->job);
+	else if (last_job(&m, id, sizeof id) < 0) {
+		warnx_("cluster %s has no job (or its master does not answer)", o->cluster);
+		ex = EXIT_UNAVAIL;
+	}
+	char state[32] = "";
+	int code = -1;
+	if (!ex && jobs_follow(&m, id, state, sizeof state, &code) < 0)
+		ex = got_signal ? interrupted() : EXIT_UNAVAIL;
+	master_free(&m);
+	be.close(&be);
+	return ex;
+}
+
+static int cmd_delete(const struct opts *o)
+{
+	struct backend be;
+	struct group *gs = NULL;
+	int n = 0, ex = 0;
+	if (open_backend(o, &be, &ex) < 0)
+		return ex;
+	if (be.list(&be, o->cluster, &gs, &n, &ex) == 0) {
+		char **names = calloc((size_t)n + 1, sizeof *names);
+		for (int i = 0; names && i < n; i++)
+			names[i] = gs[i].name;
+		if (n == 0)
+			fprintf(stderr, "%s: cluster %s has no containers\n", progname, o->cluster);
+		else if (names)
+			teardown(&be, names, n);
+		free(names);
+		master_forget(o->cluster);
+	}
+	groups_free(gs, n);
+	be.close(&be);
+	return ex;
+}
+
+/* Terminated groups, and every group of a cluster whose master is gone or ended. */
+static int cmd_gc(const struct opts *o)
+{
+	struct backend be;
+	struct group *gs = NULL;
+	int n = 0, ex = 0;
+	if (open_backend(o, &be, &ex) < 0)
+		return ex;
+	if (be.list(&be, NULL, &gs, &n, &ex) < 0)
+		goto out;
+	char **names = calloc((size_t)n + 1, sizeof *names);
+	int k = 0;
+	long long now = (long long)time(NULL);
+	for (int i = 0; names && i < n; i++) {
+		const char *cl = group_tag(&gs[i], "legion-cluster"), *c = group_tag(&gs[i], "legion-created");
+		long long created = 0;
+		if (c)
+			parse_int(c, 0, INT64_MAX, &created);
+		if (now - created < o->older_than)
+			continue;
+		int running = gs[i].state && (!strcmp(gs[i].state, "Running") || !strcmp(gs[i].state, "Pending"));
+		int master_alive = 0;
+		for (int x = 0; x < n; x++)
+			if (!strcmp(group_tag(&gs[x], "legion-cluster"), cl) && group_tag(&gs[x], "legion-role") &&
+			    !strcmp(group_tag(&gs[x], "legion-role"), "master") && gs[x].state &&
+			    !strcmp(gs[x].state, "Running"))
+				master_alive = 1;
+		if (!running || !master_alive)
+			names[k++] = gs[i].name;
+	}
+	struct jw w = {0};
+	jw_obj(&w, NULL);
+	jw_arr(&w, "deleted");
+	for (int i = 0; i < k; i++)
+		jw_str(&w, NULL, names[i]);
+	jw_end(&w);
+	jw_end(&w);
+	if (k > 0)
+		teardown(&be, names, k);
+	char *doc = jw_finish(&w, NULL);
+	printf("%s\n", doc ? doc : "{}");
+	free(doc);
+	free(names);
+out:
+	groups_free(gs, n);
+	be.close(&be);
+	return ex;
+}
+
+static int cmd_auth(struct opts *o)
+{
+	(void)o;
+	struct auth a;
+	int ex;
+	if (auth_init(&a, &ex) < 0)
+		return ex;
+	const char *tok = auth_token(&a, &ex);
+	if (tok) {
+		struct jw w = {0};
+		jw_obj(&w, NULL);
+		jw_str(&w, "kind", a.kind == AUTH_SECRET ? "client-secret" : "managed-identity");
+		jw_str(&w, "tenant", a.tenant);
+		jw_str(&w, "clientId", a.client_id);
+		jw_str(&w, "authority", a.authority);
+		jw_int(&w, "expiresIn", (a.expires_ms - now_ms()) / 1000);
+		jw_end(&w);
+		char *doc = jw_finish(&w, NULL);
+		if (doc)
+			printf("%s\n", doc);
+		free(doc);
+		ex = doc ? 0 : EXIT_SOFTWARE;
+	}
+	auth_free(&a);
+	return ex;
+}
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+	http_stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {0};
+	int ex = 0;
+	progname = "legion";
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *name = argv[1];
+	if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+		const struct command *c = argc > 2 ? find_command(argv[2]) : NULL;
+		if (argc > 2 && !c) {
+			fprintf(stderr, "%s: help: '%s' is not a command\nTry 'legion --help'.\n",
+				progname, argv[2]);
+			return EXIT_USAGE;
+		}
+		if (c)
+			usage_command(stdout, c);
+		else
+			usage(stdout);
+		return 0;
+	}
+	if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+		printf("legion %s\n", LEGION_VERSION);
+		return 0;
+	}
+	o.cmd = find_command(name);
+	if (!o.cmd || !o.cmd->bit) {
+		fprintf(stderr, "%s: '%s' is not a command\nTry 'legion --help'.\n", progname, name);
+		return EXIT_USAGE;
+	}
+	defaults(&o);
+	ex = parse_opts(argc - 1, argv + 1, &o);
+	if (ex) {
+		free(o.conf);
+		return ex < 0 ? 0 : ex;
+	}
+	if (o.cmd->bit == C_SUBMIT && (ex = check_inputs(&o)) != 0) {
+		free(o.conf);
+		return ex;
+	}
+	struct sigaction sa = {0};
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (http_init() < 0) {
+		free(o.conf);
+		return EXIT_SOFTWARE;
+	}
+	switch (o.cmd->bit) {
+	case C_SUBMIT: ex = cmd_submit(&o); break;
+	case C_DEPLOY: ex = cmd_deploy(&o); break;
+	case C_STATUS: ex = cmd_status(&o); break;
+	case C_LOGS: ex = cmd_logs(&o); break;
+	case C_DELETE: ex = cmd_delete(&o); break;
+	case C_GC: ex = cmd_gc(&o); break;
+	case C_AUTH: ex = cmd_auth(&o); break;
+	}
+	http_cleanup();
+	free(o.conf);
+	if (got_signal && ex == 0)
+		ex = 128 + got_signal;
+	return ex;
+}

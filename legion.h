@@ -1,0 +1,390 @@
+/*
+ * legion.h: the one shared header of legion and its helpers. Its comments are the
+ * contracts: what each function returns and who frees what. Definitions in the .c
+ * files do not repeat them.
+ *
+ * Conventions: functions return 0 on success and -1 on failure (after a warning on
+ * stderr), unless said otherwise. Only main() exits. A pointer returned "owned" is
+ * the caller's to free.
+ */
+#ifndef LEGION_H
+#define LEGION_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define LEGION_VERSION "0.1.0"
+
+/* Exit codes (sysexits.h); a job's own status once the job ran. */
+#define EXIT_USAGE 64    /* bad command line */
+#define EXIT_DATAERR 65  /* bad input data (an app file, a JSON document) */
+#define EXIT_UNAVAIL 69  /* backend unavailable (or not built) */
+#define EXIT_SOFTWARE 70 /* internal error */
+#define EXIT_TEMPFAIL 75 /* throttled or timed out after retries: try again */
+#define EXIT_NOPERM 77   /* credentials refused */
+#define EXIT_CONFIG 78   /* configuration missing */
+
+/* ---- util.c: messages, buffers, small parsers -------------------------------- */
+
+extern const char *progname; /* set by main: "legion", "legion-jobd", ... */
+extern int verbose;          /* -v: HTTP request lines on stderr */
+
+/* "prog: message" on stderr; warnx-style, no errno. */
+void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "prog: message: strerror(errno)". */
+void warn_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer that is always NUL-terminated (p may be NULL while empty).
+ * max caps len (0 = 64 MiB); adding past it fails. Free with buf_free. */
+struct buf {
+	char *p;
+	size_t len, cap, max;
+};
+int buf_add(struct buf *b, const void *data, size_t n);
+int buf_adds(struct buf *b, const char *s);
+int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_free(struct buf *b);
+/* Takes ownership of b's storage: returns it (never NULL: "" when empty, owned) and
+ * leaves b empty. NULL only when out of memory. */
+char *buf_take(struct buf *b);
+
+/* Sizes: "8g", "512m", "1.5g", "2048M", "1024k", plain bytes; returns MiB in *mib.
+ * Rejects junk, negatives, zero and values over max_mib. */
+int parse_size_mib(const char *s, long long max_mib, long long *mib);
+/* Whole numbers in [lo, hi], with an end-pointer check. */
+int parse_int(const char *s, long long lo, long long hi, long long *out);
+/* Durations: "90", "90s", "5m", "1h", "2d" -> seconds in [0, hi]. */
+int parse_duration(const char *s, long long hi, long long *secs);
+
+/* Base64 (standard alphabet, padded) of data into out; decode rejects anything but
+ * the alphabet and trailing '='. */
+int base64_encode(const void *data, size_t n, struct buf *out);
+int base64_decode(const char *s, size_t n, struct buf *out);
+
+/* n random bytes from the system (getrandom, else /dev/urandom). */
+int random_bytes(void *p, size_t n);
+/* 2n lowercase hex digits of n random bytes into out (2n+1 bytes). */
+int random_hex(char *out, size_t n);
+/* Reads a whole file into *out (max bytes at most). */
+int read_file(const char *path, size_t max, struct buf *out);
+/* Writes a file with mode (0600 for secrets), atomically via a temp file + rename. */
+int write_file(const char *path, const void *p, size_t n, mode_t mode);
+/* Legion's state folder: $LEGION_HOME, else $XDG_STATE_HOME/legion, else
+ * ~/.local/state/legion (not created here). */
+void legion_home(char *out, size_t n);
+/* mkdir -p with mode for each created folder. */
+int mkdirs(const char *path, mode_t mode);
+/* Monotonic milliseconds. */
+long long now_ms(void);
+/* Sleeps ms, returning early (with 1) when *stop becomes non-zero. */
+int sleep_ms(long long ms, volatile int *stop);
+
+/* ---- json.c: jsmn reader, escaping writer --------------------------------------- */
+
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS
+#ifndef LEGION_JSMN_IMPL
+#define JSMN_HEADER
+#endif
+#include "jsmn.h"
+
+/* A parsed document: tokens point into s (not copied, not owned). Feed it more bytes
+ * by calling json_parse again with the same struct and a longer len. */
+struct json {
+	const char *s;
+	size_t len;
+	jsmntok_t *t;
+	int n, cap;
+	jsmn_parser p;
+};
+#define JSON_MORE 1 /* json_parse: the document is incomplete, feed more */
+/* Parses s[0..len). Returns 0 when one complete value (with only white space after
+ * it), JSON_MORE when truncated, -1 when malformed (message in err, if non-NULL). The
+ * token array grows as needed; free it with json_free. */
+int json_parse(struct json *j, const char *s, size_t len, char err[128]);
+void json_free(struct json *j);
+/* Index of the token after the subtree at i (iterative: any depth). */
+int json_skip(const struct json *j, int i);
+/* Token index of key's value in object i, or -1. */
+int json_get(const struct json *j, int i, const char *key);
+/* Follows a dotted path of keys and array indexes ("properties.containers.0.name")
+ * from token i; -1 when absent. */
+int json_path(const struct json *j, int i, const char *path);
+/* The nth element of array i, or -1. */
+int json_at(const struct json *j, int i, int nth);
+/* 1 when token i is a string equal to s (after decoding), else 0. */
+int json_eq(const struct json *j, int i, const char *s);
+/* Decoded string value (escapes, \uXXXX and surrogate pairs to UTF-8), owned;
+ * NULL when i < 0, not a string, or invalid. */
+char *json_str(const struct json *j, int i);
+/* Decodes into dst[0..n); -1 when absent, not a string, invalid or too long. */
+int json_strcpy(const struct json *j, int i, char *dst, size_t n);
+/* Integer from a number token or a string of digits (IMDS sends numbers as strings).
+ * -1 when absent or not an integer. */
+int json_int(const struct json *j, int i, long long *out);
+/* Number (integer or fraction) like json_int. */
+int json_num(const struct json *j, int i, double *out);
+/* 1 for true, 0 for false, -1 otherwise. */
+int json_bool(const struct json *j, int i);
+/* Decodes the JSON string body s[0..n) (no quotes) into out. -1 on bad escapes. */
+int json_unescape(const char *s, size_t n, struct buf *out);
+
+/* An escaping JSON writer. Calls nest; key is NULL inside arrays and at the top.
+ * Errors (out of memory, bad nesting) stick and surface in jw_finish. */
+struct jw {
+	struct buf b;
+	unsigned char first[64]; /* per depth: no comma needed yet */
+	char kind[64];           /* per depth: the closer, '}' or ']' */
+	int depth, err;
+};
+void jw_obj(struct jw *w, const char *key);
+void jw_arr(struct jw *w, const char *key);
+void jw_end(struct jw *w); /* closes the innermost object or array */
+void jw_str(struct jw *w, const char *key, const char *val); /* NULL -> null */
+void jw_strn(struct jw *w, const char *key, const char *val, size_t n);
+void jw_int(struct jw *w, const char *key, long long v);
+void jw_num(struct jw *w, const char *key, double v);
+void jw_bool(struct jw *w, const char *key, int v);
+void jw_null(struct jw *w, const char *key);
+/* Inserts already-valid JSON text as a value (e.g. a document read from a server). */
+void jw_raw(struct jw *w, const char *key, const char *json, size_t n);
+/* The document, NUL-terminated, owned; NULL on error. Resets w. */
+char *jw_finish(struct jw *w, size_t *len);
+/* Appends the JSON string literal of s[0..n) (with quotes) to b. */
+int json_quote(struct buf *b, const char *s, size_t n);
+
+/* ---- http.c: libcurl, one setup, retries, parallel requests ---------------------- */
+
+struct http_req {
+	const char *method; /* "GET" when NULL */
+	const char *url;
+	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
+	const char *body;           /* sent as is; body_len bytes */
+	size_t body_len;
+	const char *ca_pem;      /* trust exactly these certificates (pinning), or NULL */
+	const char *resolve;     /* "host:port:address" (curl's RESOLVE), or NULL */
+	long timeout_ms;         /* whole request; 0 = 60 s; -1 = none (streams) */
+	int tries;               /* 0 = default (6); 1 = no retry */
+	size_t max_body;         /* response cap; 0 = 16 MiB */
+	const char *redact;      /* a secret that must never be printed (e.g. a token) */
+	/* Streaming: when set, body bytes go here instead of into resp.body; a non-zero
+	 * return aborts the transfer. */
+	int (*on_data)(void *arg, const char *p, size_t n);
+	void *arg;
+};
+
+struct http_resp {
+	long status;           /* 0 when no response arrived */
+	struct buf body;       /* the response body, NUL-terminated */
+	char *async_op;        /* Azure-AsyncOperation header, owned, or NULL */
+	char *location;        /* Location header, owned, or NULL */
+	long long retry_after; /* seconds from Retry-After, or -1 */
+	char err[256];         /* why it failed: transport error or ARM error text */
+};
+
+/* Process-wide curl setup; call once from main before threads. */
+int http_init(void);
+void http_cleanup(void);
+/* Performs req, retrying 429, 5xx and connection errors with exponential backoff and
+ * jitter, honouring Retry-After, bounded in tries and time; no sleep after the last
+ * try. Returns 0 when a response arrived (any status: check resp->status), -1 when
+ * none did (resp->err says why). Free resp with http_resp_free. */
+int http_do(const struct http_req *req, struct http_resp *resp);
+/* Runs n requests with at most parallel in flight (libcurl multi), each with the
+ * retries of http_do. Returns the number that got no response at all. */
+int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, int parallel);
+void http_resp_free(struct http_resp *resp);
+/* Fills resp->err from an error body ({"error":{"code","message"}} or Entra's
+ * {"error","error_description"}) and status, for messages. */
+void http_describe(const struct http_req *req, struct http_resp *resp);
+/* Set to make every waiting request give up at its next chance (Ctrl-C). */
+extern volatile int http_stop;
+
+/* ---- auth.c: Entra ID tokens ------------------------------------------------------ */
+
+/* Where credentials came from and the current token. Zero-initialise; free with
+ * auth_free. */
+struct auth {
+	char *tenant, *client_id, *secret; /* owned */
+	char *authority;                   /* login endpoint, owned */
+	char *scope;                       /* owned */
+	char *token;                       /* owned; never printed */
+	long long expires_ms;              /* now_ms() clock */
+	int kind;                          /* AUTH_* */
+};
+enum { AUTH_NONE, AUTH_SECRET, AUTH_MSI };
+/* Reads credentials from the environment (AZURE_CLIENT_ID/SECRET/TENANT_ID, the
+ * seed's APP_ID/PASSWORD/TENANT_ID, else managed identity). Returns 0, or -1 with
+ * *exit_code = EXIT_CONFIG when none are set. */
+int auth_init(struct auth *a, int *exit_code);
+/* A valid token (cached; refreshed when within 5 minutes of expiry). Not owned: valid
+ * until the next auth_* call. NULL on failure with *exit_code set (EXIT_NOPERM when the
+ * credential was refused, EXIT_UNAVAIL / EXIT_TEMPFAIL otherwise). */
+const char *auth_token(struct auth *a, int *exit_code);
+void auth_free(struct auth *a);
+
+/* ---- backends: container groups ---------------------------------------------------- */
+
+struct env_var {
+	char *name, *value; /* owned */
+	int secure;         /* ACI secureValue: never returned, never logged */
+};
+struct tag {
+	char *name, *value; /* owned */
+};
+
+/* A container group, the backend-neutral shape (ACI's word). One container each. */
+struct group {
+	char *name;  /* owned; unique within the cluster's scope */
+	char *image; /* owned */
+	char **argv; /* owned, NULL-terminated command */
+	struct env_var *env;
+	int nenv;
+	double cpu;
+	long long memory_mb;
+	int ports[8];
+	int nports;
+	struct tag *tags;
+	int ntags;
+	char *dns_label; /* owned or NULL */
+	/* observed, filled by get/list */
+	char *state;     /* Pending Running Succeeded Failed Stopped (owned) */
+	char *ip, *fqdn; /* owned or NULL */
+	int exit_code;   /* -1 while running or unknown */
+	long long created;
+};
+void group_free(struct group *g);
+void groups_free(struct group *g, int n);
+/* Adds an owned copy; -1 when out of memory. */
+int group_setenv(struct group *g, const char *name, const char *value, int secure);
+int group_settag(struct group *g, const char *name, const char *value);
+/* The tag's value, or NULL. */
+const char *group_tag(const struct group *g, const char *name);
+
+struct opts; /* legion.c: the parsed command line */
+
+/* One backend: a plugin behind this interface. Each call returns 0 or -1 with a
+ * message printed and *ex set to the exit code main should use. */
+struct backend {
+	const char *name;
+	void *ctx;
+	int (*open)(struct backend *be, const struct opts *o, int *ex);
+	/* Creates all n groups (in parallel where it can) and waits until each is
+	 * provisioned (running or ended). On failure, groups it created are deleted. */
+	int (*create)(struct backend *be, struct group *gs, int n, int *ex);
+	/* Fills *g (observed fields too); returns 1 when it does not exist. */
+	int (*get)(struct backend *be, const char *name, struct group *g, int *ex);
+	/* Every Legion group (tag legion-cluster present), or only cluster's. Owned array. */
+	int (*list)(struct backend *be, const char *cluster, struct group **gs, int *n, int *ex);
+	/* Deletes groups by name, in parallel; a missing one counts as deleted. */
+	int (*remove)(struct backend *be, char *const *names, int n, int *ex);
+	/* The last tail lines (0 = all) of a group's output into out. */
+	int (*logs)(struct backend *be, const char *name, int tail, struct buf *out, int *ex);
+	void (*close)(struct backend *be);
+};
+extern const struct backend backend_local, backend_aci;
+
+/* ---- jobs.c: a cluster's credentials and its master's job API (pinned TLS) ------- */
+
+#define JOB_API_PORT 7090
+
+/* What the CLI knows of a cluster: where its job API is and the secrets to use it. */
+struct master {
+	char cluster[32];   /* legion-<8 hex> */
+	char backend[16];   /* local | aci */
+	char tls_name[128]; /* the name in the master's certificate */
+	char ip[64];        /* where the job API listens */
+	char *token;        /* owned, secret: the job API's bearer token */
+	char *spark_secret; /* owned, secret */
+	char *cert_pem;     /* owned: the only certificate trusted for the job API */
+	char *key_pem;      /* owned, secret: only while creating the master */
+};
+/* A new cluster: fresh id, token, Spark secret and TLS identity. */
+int master_new(struct master *m, const char *backend);
+/* Saves / loads / forgets $LEGION_HOME/clusters/ID.json (0600; key_pem not kept). */
+int master_save(const struct master *m);
+/* 0, 1 when there is no such file, -1 when unreadable. */
+int master_load(const char *cluster, struct master *m);
+void master_forget(const char *cluster);
+void master_free(struct master *m);
+/* A job API request: method and path ("/v1/status"), an optional JSON body; the
+ * response into *r (free with http_resp_free). tries 0 = default. Returns http_do's. */
+int jobs_call(const struct master *m, const char *method, const char *path, const char *body,
+	      size_t n, int tries, long timeout_ms, struct http_resp *r);
+/* Streams a job's log: stdout lines to stdout, stderr lines to stderr, until the job
+ * ends. Fills state (e.g. "SUCCEEDED") and *exit_code. Returns 0, -1 on failure. */
+int jobs_follow(const struct master *m, const char *id, char *state, size_t n, int *exit_code);
+
+/* ---- helpers (tls.c, helpers/agent.c): added by the helpers' engineer ------------- */
+
+/* tls.c: an EC P-256 key and a self-signed X.509 v3 certificate for dns_names (a
+ * NULL-terminated list; CN = the first, one subjectAltName dNSName each; valid from an
+ * hour ago for a year; cA FALSE; keyUsage digitalSignature). *cert_pem ("BEGIN
+ * CERTIFICATE") and *key_pem ("BEGIN EC PRIVATE KEY", SEC1) are owned. */
+int tls_identity(const char *const *dns_names, char **cert_pem, char **key_pem);
+
+/* tls.c: a TLS 1.2 server (BearSSL) for the job daemon. tls_server_new loads a PEM
+ * certificate chain and its EC private key (SEC1 or PKCS#8) and checks they match;
+ * returns owned (free with tls_server_free), NULL on failure. It must outlive its
+ * connections. */
+struct tls_server;
+struct tls_server *tls_server_new(const char *cert_pem, const char *key_pem);
+void tls_server_free(struct tls_server *s);
+/* One connection over the connected socket fd (owned from here on: tls_close closes
+ * it). Every wait for the socket gives up after timeout_ms. NULL when out of memory. */
+struct tls_conn;
+struct tls_conn *tls_accept(struct tls_server *s, int fd, long timeout_ms);
+void tls_set_timeout(struct tls_conn *c, long timeout_ms);
+/* Up to n decrypted bytes (the handshake runs on the first call); 0 at the peer's
+ * close_notify, -1 on error, timeout or a peer that just went away. */
+ssize_t tls_read(struct tls_conn *c, void *p, size_t n);
+/* Queues all n bytes (sending full records as they fill); tls_flush sends the rest. */
+int tls_write(struct tls_conn *c, const void *p, size_t n);
+int tls_flush(struct tls_conn *c);
+/* BearSSL's error code for the connection (0 = none), for messages. */
+int tls_error(const struct tls_conn *c);
+/* Sends close_notify, drains what the client still sends (bounded), closes the
+ * socket and frees c. */
+void tls_close(struct tls_conn *c);
+
+/* helpers/agent.c: what the helpers share. */
+/* The name peers use to reach this container (LEGION_HOST, else CONTAINER_IP, else
+ * the first non-loopback IPv4 interface address) into host, and the IPv4 address to
+ * bind (host resolved) into addr. */
+int agent_host(char *host, size_t hostn, char *addr, size_t addrn);
+/* The first IPv4 address of name (a literal passes through) into addr. */
+int agent_resolve(const char *name, char *addr, size_t addrn);
+/* The environment a helper passes to Spark: environ without the secrets
+ * (LEGION_TOKEN, LEGION_SPARK_SECRET, LEGION_TLS_KEY, AZURE_STORAGE_ACCOUNT_KEY,
+ * AZURE_CLIENT_SECRET) plus extra ("NAME=value" strings, NULL-terminated, replacing
+ * variables of the same name). Returns an owned NULL-terminated array whose strings
+ * are borrowed from environ and extra: free only the array. */
+char **agent_env(const char *const *extra);
+/* prog's path: itself when it contains '/', else the first executable match in PATH,
+ * into out. -1 (errno ENOENT) when not found. */
+int agent_which(const char *prog, char *out, size_t n);
+/* Overwrites the value of environment variable name in place, so that it no longer
+ * shows in /proc/PID/environ, and removes it; call after copying the value. */
+void agent_scrub_env(const char *name);
+/* Appends "key=value\n" to b with Java properties escaping (key and value). */
+int agent_prop(struct buf *b, const char *key, const char *value);
+
+/* A worker's view of the job API, from the environment: LEGION_TOKEN, LEGION_TLS_CERT,
+ * LEGION_TLS_NAME, LEGION_MASTER, LEGION_WORKER_NAME/CORES/MEMORY (see helpers/README.md). */
+struct agent {
+	char *token, *cert, *tls_name, *master; /* borrowed from the environment */
+	char name[128], host[256], addr[64];
+	long long cores, memory_mb;
+	int port;
+	char url[512], resolve[512];
+};
+/* Reads the environment (port 0 = 7090). -1 with *ex = EXIT_CONFIG when something is
+ * missing or malformed. */
+int agent_init(struct agent *a, int port, int *ex);
+/* One POST /v1/workers with executors (-1 = unknown) and a whole-request timeout.
+ * Returns the HTTP status (0 when no answer arrived); on 2xx sets *stop from the
+ * answer's "stop". */
+long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop);
+
+#endif

@@ -1,0 +1,665 @@
+/*
+ * local.c: the local backend: each container group is a session of processes on this
+ * machine, on its own loopback address 127.1.x.y, with its output in a log file and
+ * its state under $LEGION_HOME/groups/NAME. Leaves out images (the command runs from
+ * PATH, with the helpers beside legion first) and resource limits (cpu and memory
+ * are recorded, not enforced). Secure values live only in the processes' environment.
+ */
+#include "legion.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct local {
+	char home[1024];   /* $LEGION_HOME */
+	char groups[1100]; /* $LEGION_HOME/groups */
+	char path[4096];   /* PATH for the groups: helpers first */
+	char spark[1024];  /* SPARK_HOME */
+	char python[1024]; /* PYSPARK_PYTHON */
+};
+
+/* Spark from $SPARK_HOME, else the venv `make spark` installs. */
+static void find_spark(struct local *l)
+{
+	const char *sh = getenv("SPARK_HOME"), *venv = getenv("LEGION_VENV");
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char v[1024];
+	if (venv && *venv)
+		snprintf(v, sizeof v, "%s", venv);
+	else if (xdg && *xdg)
+		snprintf(v, sizeof v, "%s/legion/venv", xdg);
+	else
+		snprintf(v, sizeof v, "%s/.cache/legion/venv", home ? home : "/");
+	/* the installer's own HOME, for a sandboxed HOME */
+	if (!(venv && *venv) && access(v, X_OK) < 0 && getenv("LEGION_CACHE_VENV"))
+		snprintf(v, sizeof v, "%s", getenv("LEGION_CACHE_VENV"));
+	if (sh && *sh)
+		snprintf(l->spark, sizeof l->spark, "%s", sh);
+	else {
+		char pat[1100];
+		glob_t g;
+		snprintf(pat, sizeof pat, "%s/lib/python3*/site-packages/pyspark", v);
+		if (glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0)
+			snprintf(l->spark, sizeof l->spark, "%s", g.gl_pathv[0]);
+		globfree(&g);
+	}
+	const char *py = getenv("PYSPARK_PYTHON");
+	if (py && *py)
+		snprintf(l->python, sizeof l->python, "%s", py);
+	else {
+		snprintf(l->python, sizeof l->python, "%s/bin/python3", v);
+		if (access(l->python, X_OK) < 0)
+			snprintf(l->python, sizeof l->python, "python3");
+	}
+}
+
+static int l_open(struct backend *be, const struct opts *o, int *ex)
+{
+	(void)o;
+	struct local *l = calloc(1, sizeof *l);
+	if (!l) {
+		*ex = EXIT_SOFTWARE;
+		return -1;
+	}
+	legion_home(l->home, sizeof l->home);
+	snprintf(l->groups, sizeof l->groups, "%s/groups", l->home);
+	if (mkdirs(l->groups, 0700) < 0) {
+		warn_("unable to create %s", l->groups);
+		free(l);
+		*ex = EXIT_CONFIG;
+		return -1;
+	}
+	char self[1024];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	self[n > 0 ? n : 0] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	const char *path = getenv("PATH");
+	snprintf(l->path, sizeof l->path, "%s/helpers:%s:%s", self, self,
+		 path && *path ? path : "/usr/bin:/bin");
+	find_spark(l);
+	be->ctx = l;
+	return 0;
+}
+
+static void l_close(struct backend *be)
+{
+	free(be->ctx);
+	be->ctx = NULL;
+}
+
+static void group_dir(const struct local *l, const char *name, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%s", l->groups, name);
+}
+
+/* Exclusive lock over address allocation; returns the fd (close to unlock). */
+static int lock_home(const struct local *l)
+{
+	char p[1200];
+	snprintf(p, sizeof p, "%s/lock", l->home);
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		flock(fd, LOCK_EX);
+	return fd;
+}
+
+/* Reads a small file into out; -1 when missing. */
+static int slurp(const char *dir, const char *file, char *out, size_t n)
+{
+	char p[1300];
+	snprintf(p, sizeof p, "%s/%s", dir, file);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t r = read(fd, out, n - 1);
+	close(fd);
+	if (r < 0)
+		return -1;
+	out[r] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	return 0;
+}
+
+/* The address for a new group: the lowest 127.1.x.y no existing group holds. */
+static int alloc_ip(const struct local *l, char *ip, size_t n)
+{
+	DIR *d = opendir(l->groups);
+	if (!d)
+		return -1;
+	static unsigned char used[254][254];
+	memset(used, 0, sizeof used);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char dir[1300], got[64];
+		unsigned a, b;
+		if (e->d_name[0] == '.')
+			continue;
+		group_dir(l, e->d_name, dir, sizeof dir);
+		if (slurp(dir, "ip", got, sizeof got) == 0 &&
+		    sscanf(got, "127.1.%u.%u", &a, &b) == 2 && a >= 1 && a <= 254 && b >= 1 &&
+		    b <= 254)
+			used[a - 1][b - 1] = 1;
+	}
+	closedir(d);
+	for (unsigned a = 1; a <= 254; a++)
+		for (unsigned b = 2; b <= 254; b++)
+			if (!used[a - 1][b - 1]) {
+				snprintf(ip, n, "127.1.%u.%u", a, b);
+				return 0;
+			}
+	return -1;
+}
+
+/* The group's description without secure values, for get/list/status. */
+static char *spec_json(const struct group *g, const char *ip)
+{
+	struct jw w = {0};
+	jw_obj(&w, NULL);
+	jw_str(&w, "name", g->name);
+	jw_str(&w, "image", g->image);
+	jw_arr(&w, "command");
+	for (char **a = g->argv; a && *a; a++)
+		jw_str(&w, NULL, *a);
+	jw_end(&w);
+	jw_arr(&w, "env");
+	for (int i = 0; i < g->nenv; i++) {
+		jw_obj(&w, NULL);
+		jw_str(&w, "name", g->env[i].name);
+		if (!g->env[i].secure)
+			jw_str(&w, "value", g->env[i].value);
+		jw_end(&w);
+	}
+	jw_end(&w);
+	jw_num(&w, "cpu", g->cpu);
+	jw_int(&w, "memoryMB", g->memory_mb);
+	jw_arr(&w, "ports");
+	for (int i = 0; i < g->nports; i++)
+		jw_int(&w, NULL, g->ports[i]);
+	jw_end(&w);
+	jw_obj(&w, "tags");
+	for (int i = 0; i < g->ntags; i++)
+		jw_str(&w, g->tags[i].name, g->tags[i].value);
+	jw_end(&w);
+	jw_str(&w, "ip", ip);
+	jw_int(&w, "created", (long long)time(NULL));
+	jw_end(&w);
+	return jw_finish(&w, NULL);
+}
+
+/* The environment of a group's processes: a small base, then the group's own. */
+static char **group_environ(const struct local *l, const struct group *g, const char *ip)
+{
+	static const char *const keep[] = {"HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "TZ",
+					   "USER", "LOGNAME", NULL};
+	size_t n = 0, cap = (size_t)g->nenv + 16;
+	char **env = calloc(cap, sizeof *env);
+	if (!env)
+		return NULL;
+	struct buf b = {0};
+	int ok = 1;
+#define PUT(...)                                               \
+	do {                                                   \
+		b.len = 0;                                     \
+		ok = ok && buf_addf(&b, __VA_ARGS__) == 0;     \
+		if (ok && !(env[n++] = strdup(b.p)))           \
+			ok = 0;                                \
+	} while (0)
+	for (int i = 0; keep[i]; i++)
+		if (getenv(keep[i]))
+			PUT("%s=%s", keep[i], getenv(keep[i]));
+	PUT("PATH=%s", l->path);
+	if (l->spark[0])
+		PUT("SPARK_HOME=%s", l->spark);
+	PUT("PYSPARK_PYTHON=%s", l->python);
+	PUT("CONTAINER_IP=%s", ip);
+	PUT("CONTAINER_GROUP=%s", g->name);
+	for (int i = 0; i < g->nenv; i++)
+		PUT("%s=%s", g->env[i].name, g->env[i].value);
+#undef PUT
+	if (b.p)
+		memset(b.p, 0, b.cap); /* secure values passed through here */
+	buf_free(&b);
+	if (!ok) {
+		for (size_t i = 0; i < n; i++)
+			free(env[i]);
+		free(env);
+		return NULL;
+	}
+	return env;
+}
+
+/* Runs in the forked supervisor: a new session, the command as its child, the exit
+ * status into DIR/exit. Never returns. */
+static void supervise(const char *dir, char **argv, char **env)
+{
+	char p[1300];
+	setsid();
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	snprintf(p, sizeof p, "%s/log", dir);
+	int log = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int null = open("/dev/null", O_RDONLY);
+	if (log < 0 || null < 0)
+		_exit(111);
+	dup2(null, 0);
+	dup2(log, 1);
+	dup2(log, 2);
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != log)
+			close(fd);
+	snprintf(p, sizeof p, "%s/work", dir);
+	mkdir(p, 0700);
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		if (chdir(p) < 0)
+			_exit(111);
+		/* execvpe is not POSIX: look argv[0] up in the group's PATH ourselves */
+		const char *path = "";
+		for (char **e = env; *e; e++)
+			if (!strncmp(*e, "PATH=", 5))
+				path = *e + 5;
+		if (strchr(argv[0], '/'))
+			execve(argv[0], argv, env);
+		else
+			for (const char *s = path; *s;) {
+				size_t k = strcspn(s, ":");
+				char cand[2048];
+				snprintf(cand, sizeof cand, "%.*s/%s", (int)k, s, argv[0]);
+				execve(cand, argv, env);
+				s += k + (s[k] == ':');
+			}
+		dprintf(2, "legion: unable to run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	int st = 0, code = 111;
+	if (pid > 0) {
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
+	char num[16];
+	int len = snprintf(num, sizeof num, "%d\n", code);
+	snprintf(p, sizeof p, "%s/exit", dir);
+	write_file(p, num, (size_t)len, 0600);
+	_exit(0);
+}
+
+/* Removes DIR and the files we put in it (work/ is the processes': rm -r). */
+static void remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char p[4096];
+		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			remove_tree(p);
+		else
+			unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+static int start_group(struct local *l, struct group *g, int *ex)
+{
+	char dir[1300], ip[32];
+	group_dir(l, g->name, dir, sizeof dir);
+	int lk = lock_home(l);
+	if (mkdir(dir, 0700) < 0) {
+		if (errno == EEXIST)
+			warnx_("a group named %s exists already (legion delete it first)", g->name);
+		else
+			warn_("unable to create %s", dir);
+		close(lk);
+		*ex = errno == EEXIST ? EXIT_DATAERR : EXIT_CONFIG;
+		return -1;
+	}
+	char *spec = NULL, **env = NULL;
+	char p[1400];
+	int rc = -1, started = 0;
+	if (alloc_ip(l, ip, sizeof ip) < 0) {
+		warnx_("no free loopback address for %s", g->name);
+		*ex = EXIT_UNAVAIL;
+		goto out;
+	}
+	snprintf(p, sizeof p, "%s/ip", dir);
+	if (write_file(p, ip, strlen(ip), 0600) < 0 || !(spec = spec_json(g, ip)) ||
+	    !(env = group_environ(l, g, ip))) {
+		warn_("unable to write %s", dir);
+		*ex = EXIT_CONFIG;
+		goto out;
+	}
+	snprintf(p, sizeof p, "%s/spec.json", dir);
+	if (write_file(p, spec, strlen(spec), 0600) < 0) {
+		warn_("unable to write %s", p);
+		*ex = EXIT_CONFIG;
+		goto out;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		warn_("unable to start %s", g->name);
+		*ex = EXIT_UNAVAIL;
+		goto out;
+	}
+	if (pid == 0)
+		supervise(dir, g->argv, env);
+	started = 1;
+	char num[32];
+	int len = snprintf(num, sizeof num, "%d\n", (int)pid);
+	snprintf(p, sizeof p, "%s/pid", dir);
+	if (write_file(p, num, (size_t)len, 0600) < 0) {
+		kill(-pid, SIGKILL);
+		warn_("unable to write %s", p);
+		*ex = EXIT_CONFIG;
+		goto out;
+	}
+	free(g->ip);
+	g->ip = strdup(ip);
+	rc = 0;
+out:
+	close(lk);
+	if (rc < 0 && !started)
+		remove_tree(dir); /* nothing runs there: forget it */
+	free(spec);
+	for (char **e = env; e && *e; e++) {
+		memset(*e, 0, strlen(*e));
+		free(*e);
+	}
+	free(env);
+	return rc;
+}
+
+static int l_remove(struct backend *be, char *const *names, int n, int *ex);
+
+static int l_create(struct backend *be, struct group *gs, int n, int *ex)
+{
+	struct local *l = be->ctx;
+	if (!l->spark[0]) {
+		warnx_("Spark not found: run 'make spark' or set SPARK_HOME to a Spark or pyspark "
+		       "folder");
+		*ex = EXIT_CONFIG;
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (start_group(l, &gs[i], ex) < 0) {
+			char **names = calloc((size_t)i + 1, sizeof *names);
+			for (int k = 0; names && k < i; k++)
+				names[k] = gs[k].name;
+			int e2;
+			if (names)
+				l_remove(be, names, i, &e2);
+			free(names);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The session leader's pid, or -1 when it is gone (or the pid was reused). */
+static pid_t live_pid(const char *dir)
+{
+	char num[32];
+	long long pid;
+	if (slurp(dir, "pid", num, sizeof num) < 0 || parse_int(num, 2, 1 << 30, &pid) < 0)
+		return -1;
+	char p[64], stat[512];
+	snprintf(p, sizeof p, "/proc/%lld/stat", pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t r = read(fd, stat, sizeof stat - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	stat[r] = '\0';
+	/* field 6 is the session: ours is the leader's own pid; a zombie counts as gone */
+	char *c = strrchr(stat, ')');
+	char state;
+	long long ppid, pgrp, sid;
+	if (!c || sscanf(c + 1, " %c %lld %lld %lld", &state, &ppid, &pgrp, &sid) != 4 ||
+	    sid != pid || state == 'Z')
+		return -1;
+	return (pid_t)pid;
+}
+
+/* Signals every process of session sid; returns how many were found. */
+static int signal_session(pid_t sid, int sig)
+{
+	DIR *d = opendir("/proc");
+	int found = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		long long pid;
+		if (parse_int(e->d_name, 1, 1 << 30, &pid) < 0)
+			continue;
+		char p[64], stat[512];
+		snprintf(p, sizeof p, "/proc/%lld/stat", pid);
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t r = read(fd, stat, sizeof stat - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		stat[r] = '\0';
+		char *c = strrchr(stat, ')');
+		char state;
+		long long ppid, pgrp, s;
+		if (c && sscanf(c + 1, " %c %lld %lld %lld", &state, &ppid, &pgrp, &s) == 4 &&
+		    s == sid && state != 'Z') {
+			found++;
+			kill((pid_t)pid, sig);
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static int read_group(const struct local *l, const char *name, struct group *g)
+{
+	char dir[1300], p[1400];
+	group_dir(l, name, dir, sizeof dir);
+	snprintf(p, sizeof p, "%s/spec.json", dir);
+	struct buf b = {0};
+	struct json j = {0};
+	memset(g, 0, sizeof *g);
+	g->exit_code = -1;
+	if (read_file(p, 1 << 20, &b) < 0) {
+		buf_free(&b);
+		return 1;
+	}
+	int rc = -1;
+	if (json_parse(&j, b.p, b.len, NULL) != 0)
+		goto out;
+	g->name = json_str(&j, json_get(&j, 0, "name"));
+	g->image = json_str(&j, json_get(&j, 0, "image"));
+	g->ip = json_str(&j, json_get(&j, 0, "ip"));
+	json_num(&j, json_get(&j, 0, "cpu"), &g->cpu);
+	json_int(&j, json_get(&j, 0, "memoryMB"), &g->memory_mb);
+	json_int(&j, json_get(&j, 0, "created"), &g->created);
+	int t = json_get(&j, 0, "tags");
+	if (t >= 0 && j.t[t].type == JSMN_OBJECT)
+		for (int k = t + 1, m = 0; m < j.t[t].size; m++) {
+			char *tn = json_str(&j, k), *tv = json_str(&j, k + 1);
+			if (tn && tv)
+				group_settag(g, tn, tv);
+			free(tn);
+			free(tv);
+			k = json_skip(&j, k + 1);
+		}
+	int ports = json_get(&j, 0, "ports");
+	for (int m = 0; ports >= 0 && m < j.t[ports].size && m < 8; m++) {
+		long long v;
+		if (json_int(&j, json_at(&j, ports, m), &v) == 0)
+			g->ports[g->nports++] = (int)v;
+	}
+	char code[32];
+	long long ec;
+	if (live_pid(dir) > 0)
+		g->state = strdup("Running");
+	else if (slurp(dir, "exit", code, sizeof code) == 0 && parse_int(code, 0, 255, &ec) == 0) {
+		g->exit_code = (int)ec;
+		g->state = strdup(ec == 0 ? "Succeeded" : "Failed");
+	} else
+		g->state = strdup("Stopped");
+	rc = g->name && g->state ? 0 : -1;
+out:
+	json_free(&j);
+	buf_free(&b);
+	return rc;
+}
+
+static int l_get(struct backend *be, const char *name, struct group *g, int *ex)
+{
+	int rc = read_group(be->ctx, name, g);
+	if (rc < 0) {
+		warnx_("the state of group %s is unreadable", name);
+		*ex = EXIT_SOFTWARE;
+	}
+	return rc;
+}
+
+static int l_list(struct backend *be, const char *cluster, struct group **out, int *n, int *ex)
+{
+	struct local *l = be->ctx;
+	*out = NULL;
+	*n = 0;
+	DIR *d = opendir(l->groups);
+	if (!d) {
+		warn_("unable to read %s", l->groups);
+		*ex = EXIT_CONFIG;
+		return -1;
+	}
+	struct dirent *e;
+	int cap = 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		struct group g;
+		if (read_group(l, e->d_name, &g) != 0) {
+			group_free(&g);
+			continue;
+		}
+		const char *c = group_tag(&g, "legion-cluster");
+		if (!c || (cluster && strcmp(c, cluster))) {
+			group_free(&g);
+			continue;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			struct group *ng = realloc(*out, (size_t)cap * sizeof *ng);
+			if (!ng) {
+				group_free(&g);
+				break;
+			}
+			*out = ng;
+		}
+		(*out)[(*n)++] = g;
+	}
+	closedir(d);
+	return 0;
+}
+
+static int l_remove(struct backend *be, char *const *names, int n, int *ex)
+{
+	struct local *l = be->ctx;
+	(void)ex;
+	pid_t *sids = calloc((size_t)n + 1, sizeof *sids);
+	if (!sids)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		char dir[1300];
+		group_dir(l, names[i], dir, sizeof dir);
+		sids[i] = live_pid(dir);
+		if (sids[i] > 0)
+			signal_session(sids[i], SIGTERM);
+	}
+	/* a grace period for everyone at once, then SIGKILL */
+	long long deadline = now_ms() + 10000;
+	for (;;) {
+		int alive = 0;
+		for (int i = 0; i < n; i++)
+			if (sids[i] > 0)
+				alive += signal_session(sids[i], 0);
+		if (!alive)
+			break;
+		if (now_ms() > deadline) {
+			for (int i = 0; i < n; i++)
+				if (sids[i] > 0)
+					signal_session(sids[i], SIGKILL);
+			deadline = now_ms() + 5000;
+		}
+		sleep_ms(50, NULL);
+	}
+	for (int i = 0; i < n; i++) {
+		char dir[1300];
+		group_dir(l, names[i], dir, sizeof dir);
+		remove_tree(dir);
+	}
+	free(sids);
+	return 0;
+}
+
+static int l_logs(struct backend *be, const char *name, int tail, struct buf *out, int *ex)
+{
+	struct local *l = be->ctx;
+	char p[1400];
+	snprintf(p, sizeof p, "%s/%s/log", l->groups, name);
+	struct buf b = {0};
+	if (read_file(p, 64 << 20, &b) < 0) {
+		warnx_("no group named %s", name);
+		buf_free(&b);
+		*ex = EXIT_DATAERR;
+		return -1;
+	}
+	size_t start = 0;
+	if (tail > 0) {
+		int lines = 0;
+		size_t k = b.len;
+		if (k > 0 && b.p[k - 1] == '\n')
+			k--;
+		while (k > 0 && lines < tail)
+			if (b.p[--k] == '\n')
+				lines++;
+		start = lines == tail ? k + 1 : 0;
+	}
+	int rc = buf_add(out, b.p + start, b.len - start);
+	buf_free(&b);
+	return rc;
+}
+
+const struct backend backend_local = {
+	.name = "local",
+	.open = l_open,
+	.create = l_create,
+	.get = l_get,
+	.list = l_list,
+	.remove = l_remove,
+	.logs = l_logs,
+	.close = l_close,
+};
