@@ -12,10 +12,10 @@ WARN = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werro
 CFLAGS = -Os -ffunction-sections -fdata-sections
 CPPFLAGS = -I. -I$(DEPS)/include -I$(DEPS)/include/bearssl
 LDFLAGS = -static -Wl,--gc-sections -s -L$(DEPS)/lib
-LIBS = -lcurl -lbearssl -lpthread
+LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
-LEGION_OBJS = legion.o auth.o jobs.o local.o tls.o $(CORE)
+LEGION_OBJS = legion.o auth.o jobs.o aci.o local.o tls.o $(CORE)
 HELPERS =
 TESTBINS =
 
@@ -51,7 +51,7 @@ asan:
 	@$(MAKE) --no-print-directory build O=build/asan CC=gcc LDFLAGS= \
 		CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 		CPPFLAGS='-I. -I$(DEPS)/include' \
-		LIBS="$$(pkg-config --libs libcurl) -lbearssl -lpthread -fsanitize=address,undefined"
+		LIBS="$$(pkg-config --libs libcurl) -lbearssl -lpthread -lm -fsanitize=address,undefined"
 
 # Spark from PyPI into a venv, once.
 spark: $(VENV)/.pyspark-$(PYSPARK_VERSION)

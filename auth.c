@@ -159,6 +159,13 @@ const char *auth_token(struct auth *a, int *ex)
 		*ex = a->kind == AUTH_MSI ? EXIT_CONFIG : EXIT_UNAVAIL;
 		goto out;
 	}
+	if (r.status != 200 && a->kind == AUTH_MSI && !getenv("LEGION_IMDS_ENDPOINT")) {
+		/* something answered at the IMDS address, but it gave no identity */
+		warnx_("no Azure credentials: set AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and "
+		       "AZURE_TENANT_ID (managed identity: %s)", r.err);
+		*ex = EXIT_CONFIG;
+		goto out;
+	}
 	if (r.status != 200) {
 		if (r.status == 400 || r.status == 401 || r.status == 403) {
 			warnx_("credential refused for client %s: %s",

@@ -150,20 +150,6 @@ static void usage(FILE *f)
 		   "configuration missing,\n130/143 interrupted.\n");
 }
 
-/* The parsed command line. Strings point into argv (not owned) except conf. */
-struct opts {
-	const struct command *cmd;
-	const char *backend, *location, *resource_group, *subscription, *master, *name,
-		*image, *klass, *py_files, *jars, *output, *job, *container, *app, *cluster;
-	long long num_executors, executor_cores, executor_mem_mb, driver_cores,
-		driver_mem_mb, idle_timeout, parallel, tail, older_than;
-	int keep_alive, detach, follow, all;
-	const char **conf;
-	int nconf;
-	char **app_args;
-	int napp_args;
-};
-
 /* One line naming the bad thing, then where to look. */
 static int bad(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int bad(const struct opts *o, const char *fmt, ...)
@@ -742,13 +728,7 @@ out:
 
 static int open_backend(const struct opts *o, struct backend *be, int *ex)
 {
-	if (!strcmp(o->backend, "aci")) {
-		fprintf(stderr, "%s: %s: the aci backend is not available in this build\n",
-			progname, o->cmd->name);
-		*ex = EXIT_UNAVAIL;
-		return -1;
-	}
-	*be = backend_local;
+	*be = strcmp(o->backend, "aci") ? backend_local : backend_aci;
 	return be->open(be, o, ex);
 }
 

@@ -262,7 +262,21 @@ int group_settag(struct group *g, const char *name, const char *value);
 /* The tag's value, or NULL. */
 const char *group_tag(const struct group *g, const char *name);
 
-struct opts; /* legion.c: the parsed command line */
+struct command;
+/* The parsed command line. Strings point into argv (not owned) except conf. */
+struct opts {
+	const struct command *cmd; /* legion.c's */
+	const char *backend, *location, *resource_group, *subscription, *master, *name,
+		*image, *klass, *py_files, *jars, *output, *job, *container, *app, *cluster;
+	long long num_executors, executor_cores, executor_mem_mb, driver_cores,
+		driver_mem_mb, idle_timeout, parallel, tail, older_than;
+	int keep_alive, detach, follow, all;
+	const char **conf;
+	int nconf;
+	char **app_args;
+	int napp_args;
+};
+
 
 /* One backend: a plugin behind this interface. Each call returns 0 or -1 with a
  * message printed and *ex set to the exit code main should use. */
