@@ -315,8 +315,8 @@ static char *group_body(const struct aci *a, const struct group *g)
 static void parse_group(const struct json *j, int root, struct group *g)
 {
 	int p = json_get(j, root, "properties");
-	free(g->name);
-	g->name = json_str(j, json_get(j, root, "name"));
+	if (!g->name) /* callers may hold the name they asked for */
+		g->name = json_str(j, json_get(j, root, "name"));
 	int tags = json_get(j, root, "tags");
 	for (int i = 0; i < g->ntags; i++) {
 		free(g->tags[i].name);
@@ -450,8 +450,8 @@ static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 		goto out;
 	}
 	/* wait until every group is provisioned: running, or ended */
-	long long deadline = now_ms() + PROVISION_DEADLINE_MS;
-	for (;;) {
+	long long deadline = now_ms() + PROVISION_DEADLINE_MS, pause = 250;
+	for (;; pause = pause < 5000 ? pause * 2 : 5000) {
 		if (get_many(a, gs, names, n, found, ex) < 0)
 			goto out;
 		int pending = 0;
@@ -476,7 +476,7 @@ static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 			*ex = EXIT_TEMPFAIL;
 			goto out;
 		}
-		if (sleep_ms(1000, &http_stop)) {
+		if (sleep_ms(pause, &http_stop)) {
 			*ex = 130;
 			goto out;
 		}

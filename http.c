@@ -37,6 +37,7 @@ struct slot {
 	int tries, done, delivered;
 	long long start_ms, next_ms, sent_ms;
 	CURLcode cc;
+	char errbuf[CURL_ERROR_SIZE]; /* curl's detail: its strerror is compiled out */
 };
 
 int http_init(void)
@@ -212,6 +213,8 @@ static int setup(struct slot *s)
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
+	s->errbuf[0] = '\0';
 	if (q->ca_pem) { /* pinned: trust exactly this, nothing else */
 		struct curl_blob b = {(void *)q->ca_pem, strlen(q->ca_pem), CURL_BLOB_COPY};
 		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
@@ -320,9 +323,42 @@ static int start(struct slot *s)
 	return 0;
 }
 
+/* Why a transfer failed, for people, into out: libcurl is built with
+ * --disable-verbose, so curl_easy_strerror says only "Error"; its error buffer still
+ * has the detail. */
+static const char *why_failed(const struct slot *s, char *out, size_t n)
+{
+	const char *what;
+	switch (s->cc) {
+	case CURLE_COULDNT_RESOLVE_HOST: what = "could not resolve the host name"; break;
+	case CURLE_COULDNT_RESOLVE_PROXY: what = "could not resolve the proxy"; break;
+	case CURLE_COULDNT_CONNECT: what = "could not connect"; break;
+	case CURLE_OPERATION_TIMEDOUT: what = "timed out"; break;
+	case CURLE_PEER_FAILED_VERIFICATION: what = "the server's certificate was not accepted"; break;
+	case CURLE_SSL_CONNECT_ERROR: what = "the TLS handshake failed"; break;
+	case CURLE_SSL_CACERT_BADFILE: what = "unable to load the CA certificates"; break;
+	case CURLE_GOT_NOTHING: what = "the server closed the connection without answering"; break;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR: what = "the connection broke"; break;
+	case CURLE_PARTIAL_FILE: what = "the answer was cut short"; break;
+	default: what = curl_easy_strerror(s->cc); break;
+	}
+	size_t k = strlen(s->errbuf);
+	while (k > 0 && (s->errbuf[k - 1] == '\n' || s->errbuf[k - 1] == ' '))
+		k--;
+	if (k >= 7 && !memcmp(s->errbuf + k - 7, ": Error", 7))
+		k -= 7; /* curl appends its (compiled-out) strerror */
+	if (k)
+		snprintf(out, n, "%s (%.*s)", what, (int)k, s->errbuf);
+	else
+		snprintf(out, n, "%s", what);
+	return out;
+}
+
 /* A transfer ended: finish the slot or schedule its next try. */
 static void finished(struct slot *s, CURLcode cc)
 {
+	char why[sizeof s->resp->err];
 	curl_multi_remove_handle(multi, s->easy);
 	s->cc = cc;
 	long code = 0;
@@ -332,7 +368,7 @@ static void finished(struct slot *s, CURLcode cc)
 	if (cc == CURLE_OK)
 		note(s, "<");
 	else if (verbose)
-		fprintf(stderr, "%s: < %s\n", progname, curl_easy_strerror(cc));
+		fprintf(stderr, "%s: < %s\n", progname, why_failed(s, why, sizeof why));
 	int max = s->req->tries > 0 ? s->req->tries : DEFAULT_TRIES;
 	long long wait = retryable(s) ? backoff_ms(s) : -1;
 	if (wait >= 0 && s->tries < max && !http_stop &&
@@ -347,8 +383,10 @@ static void finished(struct slot *s, CURLcode cc)
 	if (cc != CURLE_OK) {
 		char u[256];
 		url_for_humans(s->req->url, u, sizeof u);
-		char why[sizeof s->resp->err];
-		snprintf(why, sizeof why, "%s", s->resp->err[0] ? s->resp->err : curl_easy_strerror(cc));
+		if (s->resp->err[0])
+			snprintf(why, sizeof why, "%s", s->resp->err);
+		else
+			why_failed(s, why, sizeof why);
 		errf(s->resp, "%s %s: %s", s->req->method ? s->req->method : "GET", u, why);
 		s->resp->status = 0;
 	} else if (code >= 400)
@@ -375,9 +413,10 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 		s[i].start_ms = s[i].next_ms = t0;
 	}
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)parallel);
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 64L);
 	int active = 0, left = n;
 	while (left > 0) {
-		long long now = now_ms(), wake = now + 1000;
+		long long now = now_ms(), wake;
 		for (int i = 0; i < n && active < parallel; i++) {
 			if (s[i].done || s[i].sent_ms >= s[i].next_ms)
 				continue; /* finished, or in flight */
@@ -392,8 +431,7 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 					active++;
 				else
 					left--;
-			} else if (s[i].next_ms < wake)
-				wake = s[i].next_ms;
+			}
 		}
 		if (left == 0)
 			break;
@@ -425,7 +463,15 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 				}
 			continue;
 		}
-		long long ms = active > 0 ? 100 : wake - now_ms();
+		/* sleep until the next due retry, or until a transfer moves */
+		now = now_ms();
+		wake = now + 1000;
+		for (int i = 0; i < n; i++)
+			if (!s[i].done && s[i].sent_ms < s[i].next_ms && s[i].next_ms < wake)
+				wake = s[i].next_ms;
+		long long ms = wake - now;
+		if (active >= parallel || (active > 0 && ms > 100))
+			ms = 100;
 		if (ms > 0) {
 			if (active > 0)
 				curl_multi_poll(multi, NULL, 0, (int)ms, NULL);

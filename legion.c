@@ -389,87 +389,6 @@ static int check_inputs(const struct opts *o)
 	return 0;
 }
 
-/* ---- groups ---- */
-
-void group_free(struct group *g)
-{
-	free(g->name);
-	free(g->image);
-	for (char **a = g->argv; a && *a; a++)
-		free(*a);
-	free(g->argv);
-	for (int i = 0; i < g->nenv; i++) {
-		if (g->env[i].value)
-			memset(g->env[i].value, 0, strlen(g->env[i].value));
-		free(g->env[i].name);
-		free(g->env[i].value);
-	}
-	free(g->env);
-	for (int i = 0; i < g->ntags; i++) {
-		free(g->tags[i].name);
-		free(g->tags[i].value);
-	}
-	free(g->tags);
-	free(g->dns_label);
-	free(g->state);
-	free(g->ip);
-	free(g->fqdn);
-	memset(g, 0, sizeof *g);
-	g->exit_code = -1;
-}
-
-void groups_free(struct group *g, int n)
-{
-	for (int i = 0; i < n; i++)
-		group_free(&g[i]);
-	free(g);
-}
-
-int group_setenv(struct group *g, const char *name, const char *value, int secure)
-{
-	struct env_var *e = realloc(g->env, (size_t)(g->nenv + 1) * sizeof *e);
-	if (!e)
-		return -1;
-	g->env = e;
-	e = &g->env[g->nenv];
-	e->name = strdup(name);
-	e->value = strdup(value);
-	e->secure = secure;
-	if (!e->name || !e->value) {
-		free(e->name);
-		free(e->value);
-		return -1;
-	}
-	g->nenv++;
-	return 0;
-}
-
-int group_settag(struct group *g, const char *name, const char *value)
-{
-	struct tag *t = realloc(g->tags, (size_t)(g->ntags + 1) * sizeof *t);
-	if (!t)
-		return -1;
-	g->tags = t;
-	t = &g->tags[g->ntags];
-	t->name = strdup(name);
-	t->value = strdup(value);
-	if (!t->name || !t->value) {
-		free(t->name);
-		free(t->value);
-		return -1;
-	}
-	g->ntags++;
-	return 0;
-}
-
-const char *group_tag(const struct group *g, const char *name)
-{
-	for (int i = 0; i < g->ntags; i++)
-		if (!strcmp(g->tags[i].name, name))
-			return g->tags[i].value;
-	return NULL;
-}
-
 static char **argv_dup(const char *const *a)
 {
 	int n = 0;
@@ -575,7 +494,7 @@ static int interrupted(void)
 /* Polls the job API until it answers, the master's container ends, or the deadline. */
 static int wait_master(struct backend *be, const struct master *m, const char *group, int *ex)
 {
-	long long deadline = now_ms() + 180000;
+	long long deadline = now_ms() + 180000, pause = 200;
 	while (!got_signal) {
 		struct http_resp r = {0};
 		int ok = jobs_call(m, "GET", "/v1/health", NULL, 0, 1, 3000, &r) == 0 &&
@@ -604,7 +523,8 @@ static int wait_master(struct backend *be, const struct master *m, const char *g
 			*ex = EXIT_TEMPFAIL;
 			return -1;
 		}
-		sleep_ms(250, (volatile int *)&got_signal);
+		sleep_ms(pause, (volatile int *)&got_signal);
+		pause = pause < 2000 ? pause * 3 / 2 : 2000;
 	}
 	*ex = interrupted();
 	return -1;
@@ -1261,6 +1181,17 @@ int main(int argc, char **argv)
 	struct opts o = {0};
 	int ex = 0;
 	progname = "legion";
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	/* -v before the command applies to it too */
+	while (argc > 1 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--verbose"))) {
+		verbose = 1;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
