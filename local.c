@@ -244,7 +244,7 @@ static char **group_environ(const struct local *l, const struct group *g, const 
 
 /* Runs in the forked supervisor: a new session, the command as its child, the exit
  * status into DIR/exit. Never returns. */
-static void supervise(const char *dir, char **argv, char **env)
+static void supervise(const char *dir, char **argv, char **env, int ready)
 {
 	char p[1300];
 	setsid();
@@ -259,6 +259,8 @@ static void supervise(const char *dir, char **argv, char **env)
 	dup2(null, 0);
 	dup2(log, 1);
 	dup2(log, 2);
+	if (write(ready, "", 1) != 1) /* the session exists: the parent may look at it */
+		_exit(111);
 	for (int fd = 3; fd < 1024; fd++)
 		if (fd != log)
 			close(fd);
@@ -359,14 +361,29 @@ static int start_group(struct local *l, struct group *g, int *ex)
 		goto out;
 	}
 	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
+	int ready[2];
+	if (pipe(ready) < 0) {
 		warn_("unable to start %s", g->name);
 		*ex = EXIT_UNAVAIL;
 		goto out;
 	}
-	if (pid == 0)
-		supervise(dir, g->argv, env);
+	pid_t pid = fork();
+	if (pid < 0) {
+		warn_("unable to start %s", g->name);
+		close(ready[0]);
+		close(ready[1]);
+		*ex = EXIT_UNAVAIL;
+		goto out;
+	}
+	if (pid == 0) {
+		close(ready[0]);
+		supervise(dir, g->argv, env, ready[1]);
+	}
+	close(ready[1]);
+	char byte;
+	while (read(ready[0], &byte, 1) < 0 && errno == EINTR)
+		;
+	close(ready[0]);
 	started = 1;
 	char num[32];
 	int len = snprintf(num, sizeof num, "%d\n", (int)pid);
