@@ -15,10 +15,12 @@ LDFLAGS = -static -Wl,--gc-sections -s -L$(DEPS)/lib
 LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
-LEGION_OBJS = legion.o auth.o jobs.o aci.o local.o tls.o $(CORE)
-HELPERS =
-TESTBINS =
+LEGION_OBJS = legion.o auth.o jobs.o aci.o local.o group.o tls.o $(CORE)
+HELPERS = helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker
+$(HELPERS:%=$(O)/%): $(O)/helpers/agent.o
+TESTBINS = t/json_test t/auth_test
 
+.DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
 .PHONY: all build deps spark asan check test test-c demo bench fmt clean distclean
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -46,6 +48,12 @@ $(O)/helpers/%: $(O)/helpers/%.o $(CORE:%=$(O)/%) $(O)/tls.o
 $(O)/t/json_test: $(O)/t/json_test.o $(O)/util.o $(O)/json.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(O)/t/auth_test: $(O)/t/auth_test.o $(O)/util.o $(O)/json.o $(O)/http.o $(O)/auth.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/bench/fanout: $(O)/bench/fanout.o $(O)/aci.o $(O)/group.o $(O)/auth.o $(CORE:%=$(O)/%)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # The same sources with gcc + ASan/UBSan, linked against Debian's libcurl and BearSSL.
 asan:
 	@$(MAKE) --no-print-directory build O=build/asan CC=gcc LDFLAGS= \
@@ -70,10 +78,11 @@ check: all spark
 	VENV=$(VENV) bats t/
 
 bench: all spark
-	sh bench/run.sh
+	@$(MAKE) --no-print-directory $(O)/bench/fanout
+	bash bench/run.sh
 
 fmt:
 	clang-format -i *.c *.h helpers/*.c t/*.c
 
 clean:
-	rm -rf build *.o helpers/*.o t/*.o legion $(HELPERS) $(TESTBINS)
+	rm -rf build *.o helpers/*.o t/*.o bench/*.o legion bench/fanout $(HELPERS) $(TESTBINS)

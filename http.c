@@ -21,6 +21,7 @@
 #define BACKOFF_BASE_MS 400
 #define BACKOFF_MAX_MS 30000
 #define RETRY_AFTER_MAX_S 120
+#define THROTTLE_TRIES 30 /* extra tries a request may spend on 429s, within the budget */
 
 volatile int http_stop;
 
@@ -216,8 +217,19 @@ static int setup(struct slot *s)
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
 	s->errbuf[0] = '\0';
 	if (q->ca_pem) { /* pinned: trust exactly this, nothing else */
-		struct curl_blob b = {(void *)q->ca_pem, strlen(q->ca_pem), CURL_BLOB_COPY};
+		/* BearSSL's PEM reader wants the last line ended: environment values and
+		 * $(cat) lose that newline */
+		size_t n = strlen(q->ca_pem);
+		char *pem = malloc(n + 2);
+		if (!pem)
+			return -1;
+		memcpy(pem, q->ca_pem, n);
+		if (n == 0 || pem[n - 1] != '\n')
+			pem[n++] = '\n';
+		pem[n] = '\0';
+		struct curl_blob b = {pem, n, CURL_BLOB_COPY};
 		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+		free(pem);
 		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 	} else if (ca_file) {
 		curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
@@ -284,7 +296,9 @@ static long long backoff_ms(const struct slot *s)
 		long long ra = s->resp->retry_after;
 		if (ra > RETRY_AFTER_MAX_S)
 			ra = RETRY_AFTER_MAX_S;
-		return ra * 1000;
+		unsigned r = 0; /* plus up to half again: a throttled fan-out must not return at once */
+		random_bytes(&r, sizeof r);
+		return ra * 1000 + (long long)(r % (unsigned)(ra * 500 + 1));
 	}
 	long long step = (long long)BACKOFF_BASE_MS << (s->tries - 1 < 10 ? s->tries - 1 : 10);
 	if (step > BACKOFF_MAX_MS)
@@ -317,7 +331,8 @@ static int start(struct slot *s)
 		s->done = 1;
 		return -1;
 	}
-	s->tries++;
+	if (s->tries++ == 0)
+		s->start_ms = now_ms(); /* the retry budget runs from the first try */
 	s->sent_ms = now_ms();
 	note(s, ">");
 	return 0;
@@ -371,9 +386,14 @@ static void finished(struct slot *s, CURLcode cc)
 		fprintf(stderr, "%s: < %s\n", progname, why_failed(s, why, sizeof why));
 	int max = s->req->tries > 0 ? s->req->tries : DEFAULT_TRIES;
 	long long wait = retryable(s) ? backoff_ms(s) : -1;
+	/* throttled (429) is "come back later", not a failure: more tries, same budget */
+	if (code == 429 && max > 1)
+		max += THROTTLE_TRIES;
 	if (wait >= 0 && s->tries < max && !http_stop &&
 	    now_ms() + wait - s->start_ms <= RETRY_BUDGET_MS) {
 		s->next_ms = now_ms() + wait;
+		if (s->next_ms <= s->sent_ms) /* Retry-After: 0 within the same ms: a slot with */
+			s->next_ms = s->sent_ms + 1; /* next_ms <= sent_ms counts as in flight */
 		if (verbose)
 			fprintf(stderr, "%s: retrying in %lld ms (try %d of %d)\n", progname, wait,
 				s->tries + 1, max);
@@ -414,10 +434,14 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 	}
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)parallel);
 	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 64L);
-	int active = 0, left = n;
+	/* a 429 halves how many run at once and holds every start back until its
+	 * Retry-After; each success lets one more run again: a throttled fan-out slows
+	 * down instead of spending its tries */
+	int active = 0, left = n, limit = parallel;
+	long long hold = 0;
 	while (left > 0) {
 		long long now = now_ms(), wake;
-		for (int i = 0; i < n && active < parallel; i++) {
+		for (int i = 0; i < n && active < limit; i++) {
 			if (s[i].done || s[i].sent_ms >= s[i].next_ms)
 				continue; /* finished, or in flight */
 			if (http_stop) {
@@ -426,7 +450,7 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 				left--;
 				continue;
 			}
-			if (s[i].next_ms <= now) {
+			if (s[i].next_ms <= now && hold <= now) {
 				if (start(&s[i]) == 0)
 					active++;
 				else
@@ -446,6 +470,12 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 			active--;
 			finished(x, msg->data.result);
+			if (x->resp->status == 429) {
+				limit = limit > 1 ? limit / 2 : 1;
+				if (!x->done && x->next_ms > hold)
+					hold = x->next_ms;
+			} else if (x->resp->status > 0 && x->resp->status < 400 && limit < parallel)
+				limit++;
 			if (x->done)
 				left--;
 		}
@@ -467,10 +497,13 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 		now = now_ms();
 		wake = now + 1000;
 		for (int i = 0; i < n; i++)
-			if (!s[i].done && s[i].sent_ms < s[i].next_ms && s[i].next_ms < wake)
-				wake = s[i].next_ms;
+			if (!s[i].done && s[i].sent_ms < s[i].next_ms) {
+				long long due = hold > s[i].next_ms ? hold : s[i].next_ms;
+				if (due < wake)
+					wake = due;
+			}
 		long long ms = wake - now;
-		if (active >= parallel || (active > 0 && ms > 100))
+		if (active >= limit || (active > 0 && ms > 100))
 			ms = 100;
 		if (ms > 0) {
 			if (active > 0)

@@ -7,7 +7,6 @@
 #define LEGION_JSMN_IMPL
 #include "legion.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,36 +58,93 @@ static int valid_primitive(const char *s, size_t n)
 	return i == n;
 }
 
-/* What jsmn lets through: object members that are not "string: value", bad
- * primitives, and strings with raw control characters. */
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* 1 when s[a..b) is white space around exactly one sep (or white space only when sep
+ * is 0). */
+static int gap_ok(const char *s, int a, int b, char sep)
+{
+	while (a < b && is_ws(s[a]))
+		a++;
+	if (sep) {
+		if (a >= b || s[a] != sep)
+			return 0;
+		a++;
+		while (a < b && is_ws(s[a]))
+			a++;
+	}
+	return a == b;
+}
+
+/* Where a token's text begins and ends, a string's quotes included. */
+static int span_start(const jsmntok_t *t) { return t->type == JSMN_STRING ? t->start - 1 : t->start; }
+static int span_end(const jsmntok_t *t) { return t->type == JSMN_STRING ? t->end + 1 : t->end; }
+
+/* What jsmn lets through: separators (it skips ',' and ':' wherever they are), object
+ * members that are not "string: value", bad primitives, and strings with raw control
+ * characters. One pass over the tokens in document order, through parent links: the
+ * text between a container's children must be exactly one ',' (one ':' after a key). */
 static int validate(const struct json *j, char *err)
 {
+	int *last = malloc((size_t)j->n * sizeof *last); /* per container: end of its last child */
+	const char *msg = NULL;
+	int at = 0;
+#define FAIL(m, pos)             \
+	do {                     \
+		msg = (m);       \
+		at = (pos);      \
+		goto out;        \
+	} while (0)
+	if (!last)
+		FAIL("out of memory", 0);
 	for (int i = 0; i < j->n; i++) {
 		const jsmntok_t *t = &j->t[i];
+		last[i] = -1;
 		if (t->type == JSMN_PRIMITIVE &&
-		    !valid_primitive(j->s + t->start, (size_t)(t->end - t->start))) {
-			seterr(err, "invalid literal", (size_t)t->start);
-			return -1;
-		}
-		if (t->type == JSMN_STRING) {
-			for (int k = t->start; k < t->end; k++)
-				if ((unsigned char)j->s[k] < 0x20) {
-					seterr(err, "control character in string", (size_t)k);
-					return -1;
-				}
-		}
-		if (t->type == JSMN_OBJECT) {
-			for (int k = i + 1, m = 0; m < t->size; m++) {
-				if (j->t[k].type != JSMN_STRING || j->t[k].size != 1) {
-					seterr(err, "object member is not \"key\": value",
-					       (size_t)j->t[k].start);
-					return -1;
-				}
-				k = json_skip(j, k + 1);
-			}
-		}
+		    !valid_primitive(j->s + t->start, (size_t)(t->end - t->start)))
+			FAIL("invalid literal", t->start);
+		for (int k = t->start; t->type == JSMN_STRING && k < t->end; k++)
+			if ((unsigned char)j->s[k] < 0x20)
+				FAIL("control character in string", k);
+		if (i == 0)
+			continue;
+		int p = t->parent, c = p;
+		char sep;
+		if (p < 0 || p >= i || j->t[p].type == JSMN_PRIMITIVE)
+			FAIL("invalid JSON", span_start(t));
+		if (j->t[p].type == JSMN_STRING) { /* a value after its key */
+			c = j->t[p].parent;
+			if (c < 0 || j->t[c].type != JSMN_OBJECT || j->t[p].size != 1)
+				FAIL("object member is not \"key\": value", span_start(&j->t[p]));
+			sep = ':';
+		} else if (j->t[p].type == JSMN_OBJECT && t->type != JSMN_STRING) {
+			FAIL("object member is not \"key\": value", span_start(t));
+		} else
+			sep = last[c] < 0 ? 0 : ',';
+		int from = last[c] < 0 ? j->t[c].start + 1 : last[c];
+		if (!gap_ok(j->s, from, span_start(t), sep))
+			FAIL(sep == ':' ? "expected ':' after a key"
+			     : sep      ? "expected ',' between values"
+					: "unexpected text",
+			     from);
+		last[c] = span_end(t);
 	}
-	return 0;
+	for (int i = 0; i < j->n; i++) {
+		const jsmntok_t *t = &j->t[i];
+		int from = last[i] < 0 ? t->start + 1 : last[i];
+		if ((t->type == JSMN_OBJECT || t->type == JSMN_ARRAY) &&
+		    !gap_ok(j->s, from, t->end - 1, 0))
+			FAIL("unexpected text before the closing bracket", from);
+		if (t->type == JSMN_STRING && t->parent >= 0 && j->t[t->parent].type == JSMN_OBJECT &&
+		    t->size != 1)
+			FAIL("object member is not \"key\": value", span_start(t));
+	}
+#undef FAIL
+out:
+	free(last);
+	if (msg)
+		seterr(err, msg, (size_t)at);
+	return msg ? -1 : 0;
 }
 
 int json_parse(struct json *j, const char *s, size_t len, char err[128])
@@ -120,8 +176,14 @@ int json_parse(struct json *j, const char *s, size_t len, char err[128])
 			j->cap = cap;
 			continue;
 		}
-		if (r == JSMN_ERROR_PART)
+		if (r == JSMN_ERROR_PART) {
+			/* jsmn stops at a NUL byte and would wait for more forever */
+			if (memchr(s + j->p.pos, '\0', len - j->p.pos)) {
+				seterr(err, "NUL byte in the document", j->p.pos);
+				return -1;
+			}
 			return JSON_MORE;
+		}
 		if (r == JSMN_ERROR_INVAL) {
 			seterr(err, "invalid JSON", j->p.pos);
 			return -1;
@@ -387,9 +449,8 @@ int json_num(const struct json *j, int i, double *out)
 	char tmp[64], *end;
 	if (number_text(j, i, tmp, sizeof tmp) < 0)
 		return -1;
-	errno = 0;
-	double v = strtod(tmp, &end);
-	if (*end || errno || !isfinite(v))
+	double v = strtod(tmp, &end); /* underflow (5e-324, 1e-400) is still a number */
+	if (*end || !isfinite(v))
 		return -1;
 	*out = v;
 	return 0;
@@ -455,6 +516,12 @@ static void jw_pre(struct jw *w, const char *key)
 {
 	if (w->err)
 		return;
+	/* a key exactly inside objects; one value at the top */
+	if ((key != NULL) != (w->depth > 0 && w->kind[w->depth] == '}') ||
+	    (w->depth == 0 && w->b.len > 0)) {
+		w->err = 1;
+		return;
+	}
 	if (w->depth > 0) {
 		if (!w->first[w->depth] && buf_add(&w->b, ",", 1) < 0)
 			w->err = 1;
@@ -528,9 +595,11 @@ void jw_num(struct jw *w, const char *key, double v)
 		jw_null(w, key);
 		return;
 	}
-	int n = snprintf(tmp, sizeof tmp, "%.17g", v);
-	/* shortest form that reads back the same */
-	for (int prec = 1; prec < 17; prec++) {
+	/* shortest form that reads back the same; whole numbers below 1e17 without an
+	 * exponent (as JavaScript writes them: 100, not 1e+02) */
+	int whole = v == trunc(v) && fabs(v) < 1e17;
+	int n = snprintf(tmp, sizeof tmp, whole ? "%.0f" : "%.17g", v);
+	for (int prec = 1; prec < 17 && !whole; prec++) {
 		char t2[64];
 		int m = snprintf(t2, sizeof t2, "%.*g", prec, v);
 		if (strtod(t2, NULL) == v) {

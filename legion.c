@@ -494,7 +494,14 @@ static int interrupted(void)
 /* Polls the job API until it answers, the master's container ends, or the deadline. */
 static int wait_master(struct backend *be, const struct master *m, const char *group, int *ex)
 {
-	long long deadline = now_ms() + 180000, pause = 200;
+	long long secs = 180, pause = 200;
+	const char *t = getenv("LEGION_MASTER_TIMEOUT");
+	if (t && *t && parse_int(t, 1, 86400, &secs) < 0) {
+		warnx_("LEGION_MASTER_TIMEOUT: '%s' is not a whole number of seconds (1-86400)", t);
+		*ex = EXIT_CONFIG;
+		return -1;
+	}
+	long long deadline = now_ms() + secs * 1000;
 	while (!got_signal) {
 		struct http_resp r = {0};
 		int ok = jobs_call(m, "GET", "/v1/health", NULL, 0, 1, 3000, &r) == 0 &&
@@ -519,8 +526,10 @@ static int wait_master(struct backend *be, const struct master *m, const char *g
 		}
 		group_free(&g);
 		if (now_ms() > deadline) {
-			warnx_("the master %s did not answer within 180 s", group);
-			*ex = EXIT_TEMPFAIL;
+			warnx_("the master %s did not answer within %lld s (LEGION_MASTER_TIMEOUT); "
+			       "'legion logs %s --container %s' may say why", group, secs, m->cluster,
+			       group);
+			*ex = EXIT_UNAVAIL; /* README: the master never came up */
 			return -1;
 		}
 		sleep_ms(pause, (volatile int *)&got_signal);
@@ -758,8 +767,10 @@ static int cmd_submit(const struct opts *o)
 			goto out;
 		}
 	fprintf(stderr, "%s: starting %d worker%s\n", progname, nw, nw == 1 ? "" : "s");
-	if (be.create(&be, ws, nw, &ex) < 0)
+	if (be.create(&be, ws, nw, &ex) < 0) {
+		nw = 0; /* create deleted the workers; names[] is still empty: only the master */
 		goto out;
+	}
 	for (int i = 0; i < nw; i++)
 		names[i] = ws[i].name;
 	if (wait_workers(&m, prefix, nw, &ex) < 0)
@@ -855,18 +866,22 @@ static int cmd_deploy(const struct opts *o)
 		return ex;
 	if (start_master(o, &be, &m, name, sizeof name, &ex) == 0) {
 		struct jw w = {0};
-		char ui[128];
-		snprintf(ui, sizeof ui, "http://%s:8080", m.ip);
+		struct group g;
+		char ui[300];
+		int e2, got = be.get(&be, name, &g, &e2) == 0; /* the FQDN (aci) */
+		snprintf(ui, sizeof ui, "http://%s:8080", got && g.fqdn ? g.fqdn : m.ip);
 		jw_obj(&w, NULL);
 		jw_str(&w, "cluster", m.cluster);
 		jw_str(&w, "backend", be.name);
 		jw_obj(&w, "master");
 		jw_str(&w, "name", name);
 		jw_str(&w, "ip", m.ip);
-		jw_null(&w, "fqdn");
+		jw_str(&w, "fqdn", got ? g.fqdn : NULL);
 		jw_str(&w, "ui", ui);
 		jw_end(&w);
 		jw_end(&w);
+		if (got)
+			group_free(&g);
 		char *doc = jw_finish(&w, NULL);
 		printf("%s\n", doc ? doc : "{}");
 		free(doc);
@@ -1119,8 +1134,8 @@ static int cmd_gc(const struct opts *o)
 		for (int x = 0; x < n; x++)
 			if (!strcmp(group_tag(&gs[x], "legion-cluster"), cl) && group_tag(&gs[x], "legion-role") &&
 			    !strcmp(group_tag(&gs[x], "legion-role"), "master") && gs[x].state &&
-			    !strcmp(gs[x].state, "Running"))
-				master_alive = 1;
+			    (!strcmp(gs[x].state, "Running") || !strcmp(gs[x].state, "Pending")))
+				master_alive = 1; /* a starting master is alive too */
 		if (!running || !master_alive)
 			names[k++] = gs[i].name;
 	}
@@ -1249,7 +1264,7 @@ int main(int argc, char **argv)
 	}
 	http_cleanup();
 	free(o.conf);
-	if (got_signal && ex == 0)
+	if (got_signal) /* interrupted in any phase: 130 / 143, whatever failed on the way */
 		ex = 128 + got_signal;
 	return ex;
 }

@@ -365,7 +365,8 @@ void tls_close(struct tls_conn *c);
 /* helpers/agent.c: what the helpers share. */
 /* The name peers use to reach this container (LEGION_HOST, else CONTAINER_IP, else
  * the first non-loopback IPv4 interface address) into host, and the IPv4 address to
- * bind (host resolved) into addr. */
+ * bind into addr. A LEGION_HOST name that resolves to no address of this machine (ACI's
+ * public FQDN) is mapped to CONTAINER_IP or the interface address in /etc/hosts. */
 int agent_host(char *host, size_t hostn, char *addr, size_t addrn);
 /* The first IPv4 address of name (a literal passes through) into addr. */
 int agent_resolve(const char *name, char *addr, size_t addrn);
@@ -387,7 +388,8 @@ int agent_prop(struct buf *b, const char *key, const char *value);
 /* A worker's view of the job API, from the environment: LEGION_TOKEN, LEGION_TLS_CERT,
  * LEGION_TLS_NAME, LEGION_MASTER, LEGION_WORKER_NAME/CORES/MEMORY (see helpers/README.md). */
 struct agent {
-	char *token, *cert, *tls_name, *master; /* borrowed from the environment */
+	char *token, *tls_name, *master; /* borrowed from the environment */
+	char *cert; /* owned: LEGION_TLS_CERT ending in a newline (BearSSL needs one) */
 	char name[128], host[256], addr[64];
 	long long cores, memory_mb;
 	int port;
@@ -396,6 +398,7 @@ struct agent {
 /* Reads the environment (port 0 = 7090). -1 with *ex = EXIT_CONFIG when something is
  * missing or malformed. */
 int agent_init(struct agent *a, int port, int *ex);
+void agent_free(struct agent *a);
 /* One POST /v1/workers with executors (-1 = unknown) and a whole-request timeout.
  * Returns the HTTP status (0 when no answer arrived); on 2xx sets *stop from the
  * answer's "stop". */

@@ -141,6 +141,8 @@ int parse_size_mib(const char *s, long long max_mib, long long *mib)
 	double v = strtod(s, &end);
 	if (errno || end == s || !isfinite(v))
 		return -1;
+	if (strspn(s, "0123456789.") != (size_t)(end - s))
+		return -1; /* strtod also reads exponents and hex: 1e3g, 0x400m */
 	double scale; /* bytes per unit, then divided into MiB */
 	switch (tolower((unsigned char)*end)) {
 	case '\0': scale = 1.0 / (1024 * 1024); break;

@@ -1,0 +1,266 @@
+/*
+ * helpers/legion-idle: runs PROG (the Spark worker) in its own process group, heartbeats
+ * to the master's job daemon, watches the worker's executors on its JSON page, and
+ * stops PROG when it has been idle too long, when the master says stop, or when the
+ * master has been unreachable too long. Leaves out registration (legion-register)
+ * and Spark's own configuration (legion-worker writes it).
+ *
+ * Exit codes: 0 stopped on purpose (idle, told to stop, master unreachable); PROG's own
+ * status when it exits by itself (128+N after signal N); 64 usage; 77 the master
+ * refused the token; 78 configuration missing; 126 / 127 PROG could not be run;
+ * 129 / 130 / 143 after SIGHUP / SIGINT / SIGTERM (forwarded to PROG first).
+ */
+#include "legion.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define USAGE "usage: legion-idle [-v] [-p PORT] [-n SECS] [-i SECS] [-u SECS] [-w URL|-] PROG..."
+static const char EXITS[] =
+	"exit: 0 stopped (idle, told to stop, master unreachable); PROG's status when it\n"
+	"      exits by itself; 64 usage; 77 token refused; 78 configuration missing;\n"
+	"      126 / 127 PROG not runnable; 128+N after signal N";
+#define STOP_GRACE_MS 10000
+
+static volatile sig_atomic_t got_signal;
+static volatile int wake; /* a signal or a child's exit: stop sleeping */
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+	wake = 1;
+}
+
+static void on_child(int sig)
+{
+	(void)sig;
+	wake = 1;
+}
+
+static int status_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 255;
+}
+
+/* Sends sig to PROG's group, waits up to STOP_GRACE_MS, then SIGKILLs what is left.
+ * Returns PROG's wait status. */
+static int stop_child(pid_t pid, int sig)
+{
+	int status = 0;
+	kill(-pid, sig);
+	long long end = now_ms() + STOP_GRACE_MS;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			break;
+		if (now_ms() >= end) {
+			warnx_("%s did not stop in %ds: killing it", "the worker",
+			       STOP_GRACE_MS / 1000);
+			kill(-pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			break;
+		}
+		sleep_ms(50, NULL);
+	}
+	kill(-pid, SIGKILL); /* executors or anything else left in the group */
+	return status;
+}
+
+/* Executors the Spark worker runs now, from its JSON page; -1 when unknown. */
+static int executors(const char *url)
+{
+	if (!strcmp(url, "-"))
+		return -1;
+	struct http_req q = {.url = url, .timeout_ms = 3000, .tries = 1, .max_body = 4 << 20};
+	struct http_resp r = {0};
+	struct json j = {0};
+	int n = -1;
+	if (http_do(&q, &r) == 0 && r.status == 200 &&
+	    json_parse(&j, r.body.p ? r.body.p : "", r.body.len, NULL) == 0) {
+		int e = json_get(&j, 0, "executors");
+		if (e >= 0 && j.t[e].type == JSMN_ARRAY)
+			n = j.t[e].size;
+	}
+	json_free(&j);
+	http_resp_free(&r);
+	return n;
+}
+
+static pid_t start(const char *path, char **argv, char **env)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		warn_("fatal: unable to fork");
+		return -1;
+	}
+	if (pid == 0) {
+		struct sigaction dfl = {.sa_handler = SIG_DFL};
+		sigemptyset(&dfl.sa_mask);
+		sigaction(SIGTERM, &dfl, NULL);
+		sigaction(SIGINT, &dfl, NULL);
+		sigaction(SIGHUP, &dfl, NULL);
+		sigaction(SIGCHLD, &dfl, NULL);
+		setpgid(0, 0);
+		execve(path, argv, env);
+		static const char msg[] =
+			"legion-idle: fatal: unable to run the worker: exec failed\n";
+		ssize_t w = write(2, msg, sizeof msg - 1);
+		(void)w;
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	setpgid(pid, pid);
+	return pid;
+}
+
+int main(int argc, char **argv)
+{
+	progname = "legion-idle";
+	long long port = 7090, every = 5, idle = -1, unreach = 30;
+	const char *wurl = NULL, *v;
+	int opt;
+	opterr = 0; /* our own message, in our own shape */
+	while ((opt = getopt(argc, argv, "+vp:n:i:u:w:h")) != -1) {
+		long long *dst = NULL;
+		switch (opt) {
+		case 'v': verbose = 1; break;
+		case 'p':
+			if (parse_int(optarg, 1, 65535, &port) < 0) {
+				warnx_("fatal: unable to use -p %s: not a port", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'n': dst = &every; break;
+		case 'i': dst = &idle; break;
+		case 'u': dst = &unreach; break;
+		case 'w': wurl = optarg; break;
+		case 'h': printf("%s\n%s\n", USAGE, EXITS); return 0;
+		default:
+			warnx_("fatal: unable to use option -%c", optopt);
+			fprintf(stderr, "%s\n", USAGE);
+			return EXIT_USAGE;
+		}
+		if (dst && parse_duration(optarg, 365LL * 86400, dst) < 0) {
+			warnx_("fatal: unable to use -%c %s: not a duration", opt, optarg);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc || every < 1) {
+		fprintf(stderr, "%s\n", USAGE);
+		return EXIT_USAGE;
+	}
+	if (idle < 0) {
+		idle = 600;
+		if ((v = getenv("LEGION_IDLE_TIMEOUT")) && *v &&
+		    parse_duration(v, 365LL * 86400, &idle) < 0) {
+			warnx_("fatal: unable to use LEGION_IDLE_TIMEOUT=%s: not a duration", v);
+			return EXIT_CONFIG;
+		}
+	}
+	struct agent a;
+	int ex;
+	if (agent_init(&a, (int)port, &ex) < 0)
+		return ex;
+	char url[320], path[PATH_MAX];
+	if (!wurl) {
+		snprintf(url, sizeof url, "http://%s:8081/json/", a.addr);
+		wurl = url;
+	}
+	if (agent_which(argv[optind], path, sizeof path) < 0) {
+		warnx_("fatal: unable to find %s", argv[optind]);
+		agent_free(&a);
+		return 127;
+	}
+	char **env = agent_env(NULL);
+	if (!env) {
+		agent_free(&a);
+		return EXIT_SOFTWARE;
+	}
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_child;
+	sigaction(SIGCHLD, &sa, NULL);
+
+	pid_t pid = start(path, argv + optind, env);
+	free(env);
+	if (pid < 0)
+		return EXIT_SOFTWARE;
+	if (http_init() < 0) {
+		stop_child(pid, SIGTERM);
+		agent_free(&a);
+		return EXIT_SOFTWARE;
+	}
+
+	long long t0 = now_ms(), last_busy = t0, last_ok = t0;
+	long hb_timeout = every * 1000 < 2000    ? 2000
+			  : every * 1000 > 10000 ? 10000
+						 : (long)every * 1000;
+	const char *why = NULL;
+	int code = 0, status;
+	for (;;) {
+		wake = 0;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			code = status_code(status);
+			warnx_("%s exited with status %d", argv[optind], code);
+			kill(-pid, SIGKILL); /* its executors, if any are left */
+			http_cleanup();
+			agent_free(&a);
+			return code;
+		}
+		if (got_signal)
+			break;
+		int n = executors(wurl);
+		long long now = now_ms();
+		if (n > 0)
+			last_busy = now;
+		if (idle > 0 && now - last_busy >= idle * 1000) {
+			why = "idle";
+			break;
+		}
+		int stop = 0;
+		long st = agent_heartbeat(&a, n, hb_timeout, &stop);
+		now = now_ms();
+		if (st >= 200 && st < 300) {
+			last_ok = now;
+			if (stop) {
+				why = "the master says stop";
+				break;
+			}
+		} else if (st == 401 || st == 403) {
+			why = "the master refused the token";
+			code = EXIT_NOPERM;
+			break;
+		} else if (now - last_ok >= unreach * 1000) {
+			why = "the master is unreachable";
+			break;
+		}
+		if (got_signal)
+			break;
+		sleep_ms(every * 1000, &wake);
+	}
+	if (got_signal) {
+		warnx_("got signal %d: stopping %s", (int)got_signal, argv[optind]);
+		stop_child(pid, got_signal);
+		code = 128 + got_signal;
+	} else {
+		long long secs = (now_ms() - (strcmp(why, "idle") ? last_ok : last_busy)) / 1000;
+		warnx_("stopping %s: %s (%llds)", argv[optind], why, secs);
+		stop_child(pid, SIGTERM);
+	}
+	http_cleanup();
+	agent_free(&a);
+	return code;
+}

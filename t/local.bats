@@ -1,0 +1,150 @@
+#!/usr/bin/env bats
+# The local backend end to end with real Spark: what a user without a cloud account
+# gets from `legion submit`. Each test starts JVMs, so they are few and each checks
+# several things; all of them check that no process of the cluster is left.
+
+load test_helper
+
+setup() {
+	[ -x "$ROOT/helpers/legion-jobd" ] || skip "helpers not built (make)"
+	[ -d "$LEGION_CACHE_VENV" ] || skip "no Spark venv (make spark)"
+	cd "$BATS_TEST_TMPDIR"
+}
+
+# The pids of every process that carries the cluster's id in its environment.
+cluster_pids() {
+	local id=$1 p
+	for p in /proc/[0-9]*; do
+		tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "LEGION_CLUSTER=$id" && echo "${p#/proc/}"
+	done
+	return 0
+}
+
+no_cluster_process() {
+	[ -z "$(cluster_pids "$1")" ]
+}
+
+cluster_of() { # the cluster id a submit announced on stderr
+	grep -o 'starting cluster legion-[0-9a-f]\{8\}' "$1" | head -n 1 | cut -d' ' -f3
+}
+
+@test "submit runs pi.py and a shuffle on two clusters at once, prints their output, leaves nothing" {
+	legion submit --num-executors 2 --idle-timeout 60 "$ROOT/examples/pi.py" 4 \
+		>pi.out 2>pi.err &
+	local a=$!
+	legion submit --num-executors 1 --executor-memory 512m --idle-timeout 60 \
+		"$ROOT/examples/wordcount.py" >wc.out 2>wc.err &
+	local b=$!
+	local ra=0 rb=0
+	wait $a || ra=$?
+	wait $b || rb=$?
+	echo "pi: $ra wordcount: $rb"
+	[ "$ra" -eq 0 ] || { tail -40 pi.err; false; }
+	[ "$rb" -eq 0 ] || { tail -40 wc.err; false; }
+	grep -Eq '^Pi is roughly 3\.1[0-9]*$' pi.out
+	grep -qx 'distinct words: 18' wc.out
+	grep -qx 'spark: [0-9]*' wc.out
+	# stdout is the driver's output only: no progress lines there
+	! grep -q '^legion:' pi.out
+	local ca cb
+	ca=$(cluster_of pi.err)
+	cb=$(cluster_of wc.err)
+	[ -n "$ca" ] && [ -n "$cb" ] && [ "$ca" != "$cb" ]
+	# each got its own addresses: the two masters never shared one
+	grep -q "job job-1 SUCCEEDED" pi.err
+	wait_for -t 20 no_cluster_process "$ca"
+	wait_for -t 20 no_cluster_process "$cb"
+	run legion status
+	[ "$status" -eq 0 ]
+	[ "$(jq '.clusters | length' <<<"$output")" -eq 0 ]
+}
+
+@test "an app that raises: the traceback is shown, submit fails and tears down" {
+	cat >boom.py <<'EOF'
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("boom").getOrCreate()
+print("before the error")
+raise ValueError("legion test failure")
+EOF
+	run --separate-stderr legion submit --num-executors 1 --executor-memory 512m boom.py
+	echo "$stderr" | tail -20
+	[ "$status" -ne 0 ]
+	[ "$status" -lt 64 ]
+	[[ $output == *"before the error"* ]]
+	# spark-submit hands a Python driver's stderr to its stdout: look at both
+	[[ "$output$stderr" == *"ValueError: legion test failure"* ]]
+	[[ "$output$stderr" == *"Traceback"* ]]
+	local id
+	id=$(grep -o 'starting cluster legion-[0-9a-f]\{8\}' <<<"$stderr" | cut -d' ' -f3)
+	wait_for -t 20 no_cluster_process "$id"
+	[ -z "$(ls "$LEGION_HOME/groups")" ]
+}
+
+@test "Ctrl-C during a job kills it, deletes the cluster and exits 130" {
+	cat >slow.py <<'EOF'
+import time
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("slow").getOrCreate()
+print("started", flush=True)
+spark.sparkContext.parallelize(range(2), 2).map(lambda x: time.sleep(600)).count()
+EOF
+	legion submit --num-executors 1 --executor-memory 512m slow.py >slow.out 2>slow.err &
+	local pid=$!
+	WAIT_FOR_TIMEOUT=120 wait_for grep -q '^started$' slow.out
+	local id
+	id=$(cluster_of slow.err)
+	[ -n "$(cluster_pids "$id")" ]
+	kill -INT $pid
+	local rc=0
+	wait $pid || rc=$?
+	cat slow.err | tail -5
+	[ "$rc" -eq 130 ]
+	grep -q "interrupted: killing job" slow.err
+	wait_for -t 20 no_cluster_process "$id"
+	[ -z "$(ls "$LEGION_HOME/groups")" ]
+}
+
+@test "deploy-master, then submit --master, status with jobs, logs, delete" {
+	run --separate-stderr legion deploy-master --idle-timeout 120
+	[ "$status" -eq 0 ]
+	local id
+	id=$(jq -r .cluster <<<"$output")
+	[[ $id =~ ^legion-[0-9a-f]{8}$ ]]
+	[ "$(jq -r .master.name <<<"$output")" = "$id-master" ]
+	[[ $(jq -r .master.ip <<<"$output") =~ ^127\.1\.[0-9]+\.[0-9]+$ ]]
+	# the credentials stay private to this user
+	[ "$(stat -c %a "$LEGION_HOME/clusters/$id.json")" = 600 ]
+
+	run --separate-stderr legion submit --master "$id" --num-executors 1 \
+		--executor-memory 512m "$ROOT/examples/pi.py"
+	echo "$stderr" | tail -5
+	[ "$status" -eq 0 ]
+	[[ $output == *"Pi is roughly 3.1"* ]]
+
+	# the master stays; its workers are gone
+	run --separate-stderr legion status "$id"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.clusters[0].master.state' <<<"$output")" = Running ]
+	[ "$(jq -r '.clusters[0].jobs[0].state' <<<"$output")" = SUCCEEDED ]
+	[ "$(jq '[.clusters[0].workers[] | select(.state == "Running")] | length' <<<"$output")" -eq 0 ]
+
+	run --separate-stderr legion logs "$id"
+	[ "$status" -eq 0 ]
+	[[ $output == *"Pi is roughly 3.1"* ]]
+
+	run --separate-stderr legion logs "$id" --container "$id-master" --tail 5
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <<<"$output")" -le 5 ]
+
+	run legion status -o table
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == CLUSTER* ]]
+	[[ $output == *"$id-master"*master*Running* ]]
+
+	run legion delete "$id"
+	[ "$status" -eq 0 ]
+	wait_for -t 20 no_cluster_process "$id"
+	[ ! -e "$LEGION_HOME/clusters/$id.json" ]
+	run legion delete "$id" # idempotent
+	[ "$status" -eq 0 ]
+}

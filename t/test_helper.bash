@@ -1,0 +1,82 @@
+# t/test_helper.bash: what every suite loads first (`load test_helper`). It sandboxes
+# HOME, XDG_* and LEGION_HOME into the test's temp dir, puts the repo root first on
+# PATH, drops the caller's Azure and Legion settings, and sets:
+#   ROOT    the repo root
+#   LEGION  the binary under test: $ROOT/legion, or $LEGION_BIN (e.g. build/asan/legion,
+#           relative to ROOT); `legion` on PATH is that binary too
+# and the helpers wait_for (poll a command with a deadline) and free_port.
+# Leaves out servers (fake_azure_helper.bash starts the Azure emulator).
+
+bats_require_minimum_version 1.5.0 # run --separate-stderr
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+LEGION=${LEGION_BIN:-$ROOT/legion}
+[[ $LEGION == /* ]] || LEGION=$ROOT/$LEGION
+export ROOT LEGION
+
+# The caller's credentials and settings must not leak into a test. Done once per bats
+# file process: what setup_file exports afterwards (the emulator's AZURE_* for one) is
+# inherited by the tests and must survive their own `load test_helper`. LEGION_BIN
+# stays (it picks the binary); the Spark venv the caller installed stays reachable
+# through LEGION_CACHE_VENV (local.c looks there when the sandboxed HOME has none).
+if [ -z "${_LEGION_TEST_CLEAN:-}" ]; then
+	export LEGION_CACHE_VENV=${LEGION_CACHE_VENV:-${LEGION_VENV:-${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/legion/venv}}}
+	for _v in "${!AZURE_@}" "${!LEGION_@}" APP_ID PASSWORD TENANT_ID; do
+		case $_v in LEGION_BIN | LEGION_CACHE_VENV) continue ;; esac
+		unset "$_v"
+	done
+	unset _v
+	export _LEGION_TEST_CLEAN=1
+fi
+
+_legion_sandbox() {
+	local dir=${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:-}}
+	[ -n "$dir" ] || dir=$(mktemp -d "${TMPDIR:-/tmp}/legion-test.XXXXXX")
+	export HOME=$dir/home
+	export XDG_CONFIG_HOME=$HOME/.config XDG_CACHE_HOME=$HOME/.cache
+	export XDG_DATA_HOME=$HOME/.local/share XDG_STATE_HOME=$HOME/.local/state
+	export XDG_RUNTIME_DIR=$dir/run
+	export LEGION_HOME=$dir/legion-home
+	mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_DATA_HOME" "$XDG_STATE_HOME"
+	mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
+	local path=$ROOT
+	if [ "$LEGION" != "$ROOT/legion" ]; then
+		mkdir -p "$dir/bin"
+		ln -sfn "$LEGION" "$dir/bin/legion"
+		path=$dir/bin:$ROOT
+	fi
+	case ":$PATH:" in
+	":$path:"*) ;;
+	*) export PATH=$path:$PATH ;;
+	esac
+}
+_legion_sandbox
+export LC_ALL=C
+
+# wait_for [-t SECS] CMD [ARGS...]: runs CMD every 50 ms until it succeeds; returns 1
+# (with a message on stderr) when SECS (default 30, or $WAIT_FOR_TIMEOUT) pass first.
+wait_for() {
+	local secs=${WAIT_FOR_TIMEOUT:-30}
+	if [ "${1:-}" = -t ]; then
+		secs=$2
+		shift 2
+	fi
+	local now=${EPOCHREALTIME/./} deadline
+	deadline=$((now + $(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000000 }')))
+	until "$@"; do
+		now=${EPOCHREALTIME/./}
+		if [ "$now" -ge "$deadline" ]; then
+			echo "wait_for: gave up after ${secs}s: $*" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# free_port: prints a TCP port on 127.0.0.1 that nothing listens on (at the moment).
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
