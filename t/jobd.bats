@@ -184,18 +184,33 @@ worker_env() {
 	[ "$status" -eq 77 ]
 }
 
-@test "a worker whose public name points elsewhere maps it to its own address in /etc/hosts" {
-	[ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null || skip "needs root and mount namespaces"
+@test "a container's first process maps its public name to its own address in /etc/hosts" {
+	[ "$(id -u)" = 0 ] && unshare -m -p -f true 2>/dev/null || skip "needs root, mount and pid namespaces"
 	cp /etc/hosts "$BATS_TEST_TMPDIR/hosts"
 	worker_env hosts-probe w1.legion-0badcafe.invalid "$JD_ADDR"
 	export CONTAINER_IP=127.0.9.9
-	run --separate-stderr unshare -m sh -c 'mount --bind "$1" /etc/hosts && exec legion-register -t 5 true' \
+	# like a container: pid 1 in its own pid namespace, a private /etc/hosts
+	run --separate-stderr unshare -m -p -f sh -c 'mount --bind "$1" /etc/hosts && exec legion-register -t 5 true' \
 		sh "$BATS_TEST_TMPDIR/hosts"
 	echo "$stderr"
 	[ "$status" -eq 0 ]
 	[ "$(tail -n 1 "$BATS_TEST_TMPDIR/hosts")" = "$(printf '127.0.9.9\tw1.legion-0badcafe.invalid')" ]
 	run --separate-stderr api GET /v1/status
 	echo "${lines[0]}" | jq -e '.workers[] | select(.name == "hosts-probe") | .host == "w1.legion-0badcafe.invalid"'
+}
+
+@test "outside a container an unresolvable public name is never written to /etc/hosts" {
+	local before
+	before=$(sha256sum /etc/hosts)
+	worker_env hosts-probe2 w2.legion-0badcafe.invalid "$JD_ADDR"
+	export CONTAINER_IP=127.0.9.8
+	run --separate-stderr legion-register -t 5 true
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"advertising 127.0.9.8 instead"* ]]
+	[ "$(sha256sum /etc/hosts)" = "$before" ]
+	run --separate-stderr api GET /v1/status
+	echo "${lines[0]}" | jq -e '.workers[] | select(.name == "hosts-probe2") | .host == "127.0.9.8"'
 }
 
 @test "each helper has one usage line and exits 64 on a bad command line" {
