@@ -66,7 +66,7 @@ fake_azure_start() {
 		"${args[@]}" >"$dir/stdout" 2>"$dir/stderr" </dev/null 3>&- &
 	local pid=$!
 	echo "$pid" >"$dir/pid"
-	local timeout=${FAKE_AZURE_START_TIMEOUT:-30} line=""
+	local timeout=${FAKE_AZURE_START_TIMEOUT:-90} line=""
 	_fake_azure_ready() {
 		line=$(grep -m1 '^fake-azure ready ' "$dir/stdout" 2>/dev/null) && [ -n "$line" ] && return 0
 		if ! kill -0 "$pid" 2>/dev/null; then

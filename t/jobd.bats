@@ -49,7 +49,7 @@ setup_file() {
 		AZURE_STORAGE_ACCOUNT_NAME=legiontest AZURE_STORAGE_ACCOUNT_KEY=$JD_STORAGE_KEY \
 		bg_start jobd legion-jobd -i 600 -d "$JD/m"
 	wait_for -t 20 test -s "$JD/m/tls.crt"
-	wait_for -t 20 healthy
+	wait_for -t 90 healthy
 	LEGION_HOST=127.0.9.2 LEGION_MASTER=$JD_ADDR LEGION_TLS_CERT=$(cat "$JD/m/tls.crt") \
 		LEGION_TLS_NAME=$JD_NAME LEGION_TOKEN=$JD_TOKEN LEGION_SPARK_SECRET=$JD_SECRET \
 		LEGION_WORKER_NAME=w1 LEGION_WORKER_CORES=2 LEGION_WORKER_MEMORY=1024 \
