@@ -15,7 +15,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 PKGS="build-essential musl-tools bats jq openssl ca-certificates libjsmn-dev dpkg-dev
       pkg-config libbearssl-dev libcurl4-openssl-dev valgrind hyperfine clang-format
-      python3 python3-venv openjdk-17-jre-headless procps iproute2 xz-utils file"
+      python3 python3-venv openjdk-17-jre-headless procps iproute2 xz-utils file bc time
+      util-linux curl"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 
