@@ -399,6 +399,11 @@ struct agent {
  * missing or malformed. */
 int agent_init(struct agent *a, int port, int *ex);
 void agent_free(struct agent *a);
+/* The helpers' options: 0, or -1 after "prog: fatal: unable to use -X ARG: why". */
+int agent_opt_port(const char *arg, long long *port);
+int agent_opt_secs(int opt, const char *arg, long long hi, long long *secs);
+/* A bad option (opt, or 0 for a bad argument list): message, usage line; returns 64. */
+int agent_usage(int opt, const char *usage);
 /* One POST /v1/workers with executors (-1 = unknown) and a whole-request timeout.
  * Returns the HTTP status (0 when no answer arrived); on 2xx sets *stop from the
  * answer's "stop". */

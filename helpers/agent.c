@@ -415,3 +415,27 @@ long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop)
 	free(body);
 	return status;
 }
+
+int agent_opt_port(const char *arg, long long *port)
+{
+	if (parse_int(arg, 1, 65535, port) == 0)
+		return 0;
+	warnx_("fatal: unable to use -p %s: not a port", arg);
+	return -1;
+}
+
+int agent_opt_secs(int opt, const char *arg, long long hi, long long *secs)
+{
+	if (parse_duration(arg, hi, secs) == 0)
+		return 0;
+	warnx_("fatal: unable to use -%c %s: not a duration", opt, arg);
+	return -1;
+}
+
+int agent_usage(int opt, const char *usage)
+{
+	if (opt)
+		warnx_("fatal: unable to use option -%c", opt);
+	fprintf(stderr, "%s\n", usage);
+	return EXIT_USAGE;
+}

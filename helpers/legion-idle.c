@@ -134,30 +134,21 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'v': verbose = 1; break;
 		case 'p':
-			if (parse_int(optarg, 1, 65535, &port) < 0) {
-				warnx_("fatal: unable to use -p %s: not a port", optarg);
+			if (agent_opt_port(optarg, &port) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		case 'n': dst = &every; break;
 		case 'i': dst = &idle; break;
 		case 'u': dst = &unreach; break;
 		case 'w': wurl = optarg; break;
 		case 'h': printf("%s\n%s\n", USAGE, EXITS); return 0;
-		default:
-			warnx_("fatal: unable to use option -%c", optopt);
-			fprintf(stderr, "%s\n", USAGE);
-			return EXIT_USAGE;
+		default: return agent_usage(optopt, USAGE);
 		}
-		if (dst && parse_duration(optarg, 365LL * 86400, dst) < 0) {
-			warnx_("fatal: unable to use -%c %s: not a duration", opt, optarg);
+		if (dst && agent_opt_secs(opt, optarg, 365LL * 86400, dst) < 0)
 			return EXIT_USAGE;
-		}
 	}
-	if (optind >= argc || every < 1) {
-		fprintf(stderr, "%s\n", USAGE);
-		return EXIT_USAGE;
-	}
+	if (optind >= argc || every < 1)
+		return agent_usage(0, USAGE);
 	if (idle < 0) {
 		idle = 600;
 		if ((v = getenv("LEGION_IDLE_TIMEOUT")) && *v &&

@@ -1906,29 +1906,20 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'v': verbose = 1; break;
 		case 'p':
-			if (parse_int(optarg, 1, 65535, &port) < 0) {
-				warnx_("fatal: unable to use -p %s: not a port", optarg);
+			if (agent_opt_port(optarg, &port) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		case 'i':
-			if (parse_duration(optarg, 365LL * 86400, &idle) < 0) {
-				warnx_("fatal: unable to use -i %s: not a duration", optarg);
+			if (agent_opt_secs('i', optarg, 365LL * 86400, &idle) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		case 'd': workdir = optarg; break;
 		case 'h': printf("%s\n%s\n", USAGE, EXITS); return 0;
-		default:
-			warnx_("fatal: unable to use option -%c", optopt);
-			fprintf(stderr, "%s\n", USAGE);
-			return EXIT_USAGE;
+		default: return agent_usage(optopt, USAGE);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "%s\n", USAGE);
-		return EXIT_USAGE;
-	}
+	if (optind != argc)
+		return agent_usage(0, USAGE);
 
 	/* secrets first: out of the environment before anything else can see it */
 	cfg.token = take_secret("LEGION_TOKEN");

@@ -42,22 +42,19 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'v': verbose = 1; break;
 		case 'p':
-			if (parse_int(optarg, 1, 65535, &port) < 0) {
-				warnx_("fatal: unable to use -p %s: not a port", optarg);
+			if (agent_opt_port(optarg, &port) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		case 't':
-			if (parse_duration(optarg, 86400, &limit) < 0 || limit == 0) {
+			if (agent_opt_secs('t', optarg, 86400, &limit) < 0)
+				return EXIT_USAGE;
+			if (limit == 0) {
 				warnx_("fatal: unable to use -t %s: not a duration", optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case 'h': printf("%s\n%s\n", USAGE, EXITS); return 0;
-		default:
-			warnx_("fatal: unable to use option -%c", optopt);
-			fprintf(stderr, "%s\n", USAGE);
-			return EXIT_USAGE;
+		default: return agent_usage(optopt, USAGE);
 		}
 	}
 	if (optind >= argc) {

@@ -51,30 +51,21 @@ int main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'd': dir = optarg; break;
 		case 'p':
-			if (parse_int(optarg, 1, 65535, &x) < 0) {
-				warnx_("fatal: unable to use -p %s: not a port", optarg);
+			if (agent_opt_port(optarg, &x) < 0)
 				return EXIT_USAGE;
-			}
 			port = optarg;
 			break;
 		case 'u':
-			if (parse_duration(optarg, 86400, &x) < 0) {
-				warnx_("fatal: unable to use -u %s: not a duration", optarg);
+			if (agent_opt_secs('u', optarg, 86400, &x) < 0)
 				return EXIT_USAGE;
-			}
 			unreach = optarg;
 			break;
 		case 'h': printf("%s\n%s\n", USAGE, EXITS); return 0;
-		default:
-			warnx_("fatal: unable to use option -%c", optopt);
-			fprintf(stderr, "%s\n", USAGE);
-			return EXIT_USAGE;
+		default: return agent_usage(optopt, USAGE);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "%s\n", USAGE);
-		return EXIT_USAGE;
-	}
+	if (optind != argc)
+		return agent_usage(0, USAGE);
 
 	const char *secret = getenv("LEGION_SPARK_SECRET"), *master = getenv("LEGION_MASTER");
 	const char *home = getenv("SPARK_HOME"), *cores = getenv("LEGION_WORKER_CORES");
@@ -157,7 +148,9 @@ int main(int argc, char **argv)
 		snprintf(s, sizeof s, "%sm", mem);
 		PUSH("--memory", s);
 	}
-	PUSH("--webui-port", "8081", "--work-dir", work, "--properties-file", props);
+	/* fixed ports, so a container platform can expose them (the executor's block
+	 * manager takes 7079 from the application's configuration) */
+	PUSH("--port", "7078", "--webui-port", "8081", "--work-dir", work, "--properties-file", props);
 #undef PUSH
 	if (rc < 0)
 		return EXIT_SOFTWARE;
