@@ -1,26 +1,39 @@
 # Legion's images, one multi-stage file:
-#   --target cli    FROM scratch: the static `legion` alone (CI pipelines)
+#   --target cli    FROM scratch: the static `legion` and a CA bundle, nothing else
 #   --target spark  (default) the Spark runtime for master and workers: JRE 17,
 #                   Python 3, pyspark, `legion` and its helpers
 # Build arguments:
 #   BASE             the Debian image to build on (default debian:bookworm-slim); on
 #                    machines without a registry, import one made with debootstrap
 #   PYSPARK_VERSION  the pyspark release from PyPI (default: the Makefile's)
+#   PIP_INDEX, PIP_CA  pip's index and CA bundle, when PyPI is reached another way
 # Example: podman build --build-arg BASE=local/debian:bookworm -t legion/spark:0.1.0 .
+# mk/image.sh does it all with podman on a machine with no registry (t/image.bats).
 ARG BASE=debian:bookworm-slim
 
 FROM ${BASE} AS build
 ENV DEBIAN_FRONTEND=noninteractive
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-	make ca-certificates && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# What the static build needs, and no more (`make deps` would also install the test
+# tools and a JRE): the compilers, and for mk/deps.sh's `libs` step its deb-src lines
+# (the same file it writes) and what unpacks and fetches Debian's source packages.
+RUN printf '%s\n' 'Types: deb-src' 'URIs: http://deb.debian.org/debian' \
+	'Suites: bookworm trixie' 'Components: main' \
+	'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+	> /etc/apt/sources.list.d/legion-src.sources \
+	&& apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+	make gcc libc6-dev musl-tools libjsmn-dev dpkg-dev xz-utils ca-certificates curl \
+	>/dev/null
+# BearSSL and libcurl from Debian's source packages, built with musl-gcc: a layer of
+# its own, so that editing Legion's sources does not rebuild them.
+COPY mk/deps.sh mk/
+RUN sh mk/deps.sh libs
+# Sources only: no objects or binaries from the build context. `make bin` builds the
+# binaries alone (`make build` also builds the C tests under t/).
 COPY Makefile legion.h *.c ./
-COPY mk/ mk/
-COPY helpers/ helpers/
-# mk/deps.sh installs the build's Debian packages and builds BearSSL and libcurl from
-# Debian's source packages with musl-gcc.
-RUN make deps && make build && strip legion helpers/legion-[a-z]* 2>/dev/null; \
-	ls -l legion helpers/legion-*
+COPY mk/roots.sh mk/
+COPY helpers/*.c helpers/
+RUN make -s bin && ls -l legion helpers/legion-*[!c]
 
 FROM scratch AS cli
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
@@ -28,13 +41,19 @@ COPY --from=build /src/legion /legion
 ENTRYPOINT ["/legion"]
 
 FROM ${BASE} AS spark
-ARG PYSPARK_VERSION=3.5.7
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-	openjdk-17-jre-headless python3 python3-venv procps ca-certificates \
-	&& rm -rf /var/lib/apt/lists/* \
-	&& python3 -m venv /opt/venv \
-	&& /opt/venv/bin/pip install --no-cache-dir "pyspark==${PYSPARK_VERSION}" \
+	openjdk-17-jre-headless python3 python3-venv procps ca-certificates >/dev/null \
+	&& rm -rf /var/lib/apt/lists/*
+# PIP_INDEX, PIP_CA: for pip alone, a PyPI mirror, or the CA bundle of a proxy that
+# intercepts TLS, mounted for the build (`podman build -v HOST.crt:/run/pip-ca.crt:ro
+# --build-arg PIP_CA=/run/pip-ca.crt`, as mk/image.sh does); not kept in the image.
+ARG PYSPARK_VERSION=3.5.7
+ARG PIP_INDEX=
+ARG PIP_CA=
+RUN python3 -m venv /opt/venv \
+	&& /opt/venv/bin/pip install --no-cache-dir ${PIP_INDEX:+--index-url "$PIP_INDEX"} \
+	${PIP_CA:+--cert "$PIP_CA"} "pyspark==${PYSPARK_VERSION}" \
 	&& ln -s /opt/venv/lib/python3*/site-packages/pyspark /opt/spark
 ENV SPARK_HOME=/opt/spark \
 	PYSPARK_PYTHON=/opt/venv/bin/python3 \

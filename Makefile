@@ -21,11 +21,13 @@ $(HELPERS:%=$(O)/%): $(O)/helpers/agent.o
 TESTBINS = t/json_test t/auth_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
-.PHONY: all build deps spark asan check test test-c demo bench fmt clean distclean
+.PHONY: all bin build deps spark asan check test test-c demo bench fmt clean distclean
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(O)/legion $(HELPERS:%=$(O)/%) $(TESTBINS:%=$(O)/%)
+# bin: what goes into the images; build: also the C test drivers
+bin: $(O)/legion $(HELPERS:%=$(O)/%)
+build: bin $(TESTBINS:%=$(O)/%)
 
 deps:
 	@sh mk/deps.sh all

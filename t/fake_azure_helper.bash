@@ -76,9 +76,11 @@ fake_azure_start() {
 	}
 	fake_azure_wait_until "$timeout" _fake_azure_ready
 	if [ -z "$line" ]; then
-		echo "fake-azure did not start (dir $dir):" >&2
+		echo "fake-azure did not start within ${timeout}s (dir $dir):" >&2
 		cat "$dir/stderr" >&2
-		kill "$pid" 2>/dev/null
+		# never leave it behind: a stray emulator holds bats' pipes open forever
+		kill -TERM "$pid" 2>/dev/null
+		fake_azure_wait_until 5 eval '! kill -0 '"$pid"' 2>/dev/null' || kill -KILL "$pid" 2>/dev/null
 		return 1
 	fi
 	local kv

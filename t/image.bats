@@ -1,0 +1,116 @@
+#!/usr/bin/env bats
+# t/image.bats: the Dockerfile's images, built with podman by mk/image.sh: the cli image
+# (FROM scratch: legion and a CA bundle, nothing else) and the spark image (legion, the
+# helpers, Java 17, Spark from pyspark), and a real cluster of spark-image containers:
+# a master running legion-jobd, a worker chain, a PySpark job through the job API.
+# Skipped unless LEGION_IMAGE_TESTS=1: it needs podman, root and a few minutes the first
+# time (mk/image.sh installs and configures podman, makes a Debian base with debootstrap
+# and builds both images; later runs reuse them and rebuild what changed).
+
+# (bats 1.8 cannot skip from setup_file: setup skips each test instead.)
+setup_file() {
+	[ "${LEGION_IMAGE_TESTS:-}" = 1 ] || return 0
+	ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+	VERSION=$(sed -n 's/^#define LEGION_VERSION "\(.*\)"/\1/p' "$ROOT/legion.h")
+	PYSPARK_VERSION=$(sed -n 's/^PYSPARK_VERSION = //p' "$ROOT/Makefile")
+	CLI=legion/cli:$VERSION SPARK=legion/spark:$VERSION
+	export ROOT VERSION PYSPARK_VERSION CLI SPARK
+	sh "$ROOT/mk/image.sh" all
+	# the cluster test's containers, named for this run
+	export CT=legion-image-test-$$ IT=$BATS_FILE_TMPDIR
+}
+
+setup() {
+	[ "${LEGION_IMAGE_TESTS:-}" = 1 ] || skip "LEGION_IMAGE_TESTS=1 runs the image tests"
+}
+
+teardown_file() {
+	[ -n "${CT:-}" ] || return 0
+	podman rm -f -t 0 "$CT-master" "$CT-worker" >/dev/null 2>&1 || true
+}
+
+# wait_until SECS CMD...: runs CMD every half second until it succeeds, SECS at most.
+wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || {
+			echo "gave up after waiting for: $*" >&2
+			return 1
+		}
+		sleep 0.5
+	done
+}
+
+@test "cli image: FROM scratch with legion and a CA bundle alone; prints its version" {
+	run podman run --rm "$CLI" version
+	[ "$status" -eq 0 ]
+	[ "$output" = "legion $VERSION" ]
+	id=$(podman create "$CLI")
+	files=$(podman export "$id" | tar -t | grep -v '/$' | sort)
+	podman rm "$id" >/dev/null
+	echo "$files"
+	[ "$files" = "$(printf '%s\n' etc/ssl/certs/ca-certificates.crt legion)" ]
+	[ "$(podman image inspect --format '{{.Size}}' "$CLI")" -lt 2000000 ]
+}
+
+@test "spark image: legion and the four helpers, static, on PATH" {
+	run podman run --rm "$SPARK" legion version
+	[ "$status" -eq 0 ]
+	[ "$output" = "legion $VERSION" ]
+	for h in legion-jobd legion-worker legion-register legion-idle; do
+		run podman run --rm "$SPARK" "$h" -h
+		echo "$h: $status: $output"
+		[ "$status" -eq 0 ]
+		[[ ${lines[0]} == "usage: $h "* ]]
+	done
+	[ "$(podman image inspect --format '{{json .Config.Cmd}}' "$SPARK")" = '["legion-jobd"]' ]
+}
+
+@test "spark image: Java 17, and Spark at the Makefile's pyspark version under SPARK_HOME" {
+	run podman run --rm "$SPARK" java -version
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == 'openjdk version "17.'* ]]
+	run podman run --rm "$SPARK" sh -c '"$SPARK_HOME/bin/spark-submit" --version 2>&1'
+	[ "$status" -eq 0 ]
+	[[ $output == *"version $PYSPARK_VERSION"* ]]
+	# nothing of the build's pip settings is left in the image's environment
+	! podman image inspect --format '{{json .Config.Env}}' "$SPARK" | grep -q PIP_
+}
+
+@test "spark image: a master and a worker container run a PySpark job to SUCCEEDED" {
+	local m=127.0.9.21 name=master.legion-0badcafe.legion token secret id
+	token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+	secret=spark-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+	mkdir -p "$IT/m" "$IT/w"
+	printf 'Authorization: Bearer %s\n' "$token" >"$IT/auth.hdr"
+	api() {
+		curl -sS --max-time 120 -X "$1" --cacert "$IT/m/tls.crt" \
+			--resolve "$name:7090:$m" -H @"$IT/auth.hdr" "${@:3}" "https://$name:7090$2"
+	}
+	healthy() { [ "$(api GET /v1/health -o /dev/null -w '%{http_code}' 2>/dev/null)" = 200 ]; }
+	one_worker() { [ "$(api GET /v1/status 2>/dev/null | jq .spark.aliveWorkers)" = 1 ]; }
+
+	# netns=host (containers.conf): each container on its own loopback address
+	podman run -d --name "$CT-master" -v "$IT/m:/work/m" -e LEGION_HOST=$m \
+		-e LEGION_TOKEN="$token" -e LEGION_SPARK_SECRET="$secret" -e LEGION_TLS_NAME=$name \
+		-e LEGION_CLUSTER=legion-0badcafe "$SPARK" legion-jobd -i 600 -d /work/m
+	wait_until 20 test -s "$IT/m/tls.crt"
+	wait_until 90 healthy
+	podman run -d --name "$CT-worker" -v "$IT/w:/work/w" -e LEGION_HOST=127.0.9.22 \
+		-e LEGION_MASTER=$m -e LEGION_TLS_CERT="$(cat "$IT/m/tls.crt")" -e LEGION_TLS_NAME=$name \
+		-e LEGION_TOKEN="$token" -e LEGION_SPARK_SECRET="$secret" -e LEGION_WORKER_NAME=w1 \
+		-e LEGION_WORKER_CORES=2 -e LEGION_WORKER_MEMORY=1024 -e LEGION_IDLE_TIMEOUT=600 \
+		"$SPARK" legion-worker -d /work/w -u 30
+	wait_until 120 one_worker
+
+	jq -n --arg data "$(base64 -w0 "$ROOT/examples/pi.py")" \
+		'{name: "pi.py", app: "pi.py", appData: $data, args: ["4"]}' >"$IT/body.json"
+	id=$(api POST /v1/jobs --data-binary @"$IT/body.json" -H 'Content-Type: application/json' |
+		jq -r .id)
+	[[ $id == job-* ]]
+	run api GET "/v1/jobs/$id/log?follow=1" -N
+	[ "$status" -eq 0 ]
+	printf '%s\n' "${lines[@]}" | grep -E '^\{"stream":"stdout","line":"Pi is roughly 3\.[0-9]+"\}$'
+	[ "${lines[-1]}" = '{"state":"SUCCEEDED","exitCode":0}' ]
+}
