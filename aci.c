@@ -15,7 +15,7 @@
 #define SUB_API "2020-01-01"
 #define DEFAULT_ARM "https://management.azure.com"
 #define CONTAINER "spark" /* one container per group, always this name */
-#define PROVISION_DEADLINE_MS (15 * 60 * 1000)
+#define PROVISION_TIMEOUT_S 900 /* a group still Pending after this fails the run */
 
 struct aci {
 	struct auth auth;
@@ -24,19 +24,87 @@ struct aci {
 	char rg[128];
 	char location[64];
 	int parallel, all;
+	int rg_cleanup;    /* drop the resource group once empty, if Legion made it */
+	long long provision_ms;
 	char authz[4096]; /* "Authorization: Bearer ..." for the current token */
 };
 
-/* Turns an HTTP result into an exit code: throttled or down 75, refused 77, bad 65. */
+/* ARM's error code ({"error":{"code"}}) of an answer into code ("" when none). */
+static void arm_code(const struct http_resp *r, char *code, size_t n)
+{
+	struct json j = {0};
+	code[0] = '\0';
+	if (r->body.p && json_parse(&j, r->body.p, r->body.len, NULL) == 0)
+		json_strcpy(&j, json_path(&j, 0, "error.code"), code, n);
+	json_free(&j);
+}
+
+/* Why ARM refused, for people: "HTTP 400 Code: message" from the answer's body (ARM's
+ * messages run longer than http.c's err, which also spends room on the URL), else the
+ * transport error. Returns out. */
+static const char *why(const struct http_resp *r, char *out, size_t n)
+{
+	struct json j = {0};
+	char code[96] = "";
+	char *msg = NULL;
+	if (r->status > 0 && r->body.p && json_parse(&j, r->body.p, r->body.len, NULL) == 0) {
+		json_strcpy(&j, json_path(&j, 0, "error.code"), code, sizeof code);
+		msg = json_str(&j, json_path(&j, 0, "error.message"));
+	}
+	if (code[0])
+		snprintf(out, n, "HTTP %ld %s%s%s", r->status, code, msg ? ": " : "", msg ? msg : "");
+	else
+		snprintf(out, n, "%s", r->err[0] ? r->err : "no answer");
+	free(msg);
+	json_free(&j);
+	return out;
+}
+
+static int is_quota(const char *code)
+{
+	return strstr(code, "Quota") != NULL; /* ContainerGroupQuotaReached, QuotaExceeded */
+}
+
+/* Turns an HTTP result into an exit code: throttled or down 75, refused 77, no quota
+ * or no capacity 69, a request ARM found invalid 65. */
 static int exit_for(const struct http_resp *r)
 {
+	char code[96];
+	arm_code(r, code, sizeof code);
 	if (r->status == 0 || r->status == 429 || r->status >= 500)
 		return EXIT_TEMPFAIL;
 	if (r->status == 401 || r->status == 403)
 		return EXIT_NOPERM;
+	if (!strcmp(code, "SubscriptionNotFound"))
+		return EXIT_CONFIG;
+	if (is_quota(code) || (r->status == 409 && !strcmp(code, "ServiceUnavailable")))
+		return EXIT_UNAVAIL;
 	if (r->status == 400 || r->status == 409 || r->status == 422)
 		return EXIT_DATAERR;
 	return EXIT_UNAVAIL;
+}
+
+/* After a refusal: one line saying what the user can do about it. */
+static void advise(const struct aci *a, const struct http_resp *r)
+{
+	char code[96];
+	arm_code(r, code, sizeof code);
+	if (is_quota(code))
+		warnx_("the subscription's container quota in %s is used up: use fewer or smaller "
+		       "executors, free some ('legion status --all', 'legion gc'), or ask Azure for "
+		       "more Microsoft.ContainerInstance quota", a->location);
+	else if (r->status == 409 && !strcmp(code, "ServiceUnavailable"))
+		warnx_("ACI has no room for a group this size in %s now: try another --location, or "
+		       "fewer cores or less memory per container", a->location);
+	else if (r->status == 0 || r->status == 429 || r->status >= 500)
+		warnx_("this looks temporary (throttled or unavailable after retries): try again in "
+		       "a few minutes");
+	else if (r->status == 401 || r->status == 403)
+		warnx_("check the identity's role (Contributor) on subscription %s or on resource "
+		       "group %s", a->sub, a->rg);
+	else if (!strcmp(code, "SubscriptionNotFound"))
+		warnx_("this identity sees no subscription %s: check --subscription and "
+		       "AZURE_SUBSCRIPTION_ID", a->sub);
 }
 
 /* Refreshes the Authorization header; -1 with *ex set when no token can be had. */
@@ -64,6 +132,48 @@ static void fill_req(struct aci *a, struct http_req *q, const char **hdrs, const
 	q->redact = a->auth.token;
 }
 
+/* Runs n ARM requests, at most a->parallel at once, each with http.c's retries. A 401
+ * (a token that expired on the way, or ARM's clock ahead of ours) gets one more try
+ * with a fresh token. -1 only when no token could be had; check each status. */
+static int arm_many(struct aci *a, struct http_req *q, struct http_resp *r, int n, int *ex)
+{
+	if (n <= 0)
+		return 0;
+	if (authorize(a, ex) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		q[i].redact = a->auth.token;
+	http_do_many(q, r, n, a->parallel);
+	int *again = calloc((size_t)n, sizeof *again), k = 0;
+	for (int i = 0; again && i < n; i++)
+		if (r[i].status == 401)
+			again[k++] = i;
+	if (k == 0) {
+		free(again);
+		return 0;
+	}
+	struct http_req *q2 = calloc((size_t)k, sizeof *q2);
+	struct http_resp *r2 = calloc((size_t)k, sizeof *r2);
+	a->auth.expires_ms = 0; /* refresh now */
+	int rc = -1;
+	if (q2 && r2 && authorize(a, ex) == 0) {
+		for (int x = 0; x < k; x++) {
+			q2[x] = q[again[x]];
+			q2[x].redact = a->auth.token;
+		}
+		http_do_many(q2, r2, k, a->parallel);
+		for (int x = 0; x < k; x++) {
+			http_resp_free(&r[again[x]]);
+			r[again[x]] = r2[x];
+		}
+		rc = 0;
+	}
+	free(again);
+	free(q2);
+	free(r2);
+	return rc;
+}
+
 /* One ARM request with a fresh token. Returns 0 when a response arrived. */
 static int arm(struct aci *a, const char *method, const char *url, const char *body,
 	       struct http_resp *r, int *ex)
@@ -71,12 +181,13 @@ static int arm(struct aci *a, const char *method, const char *url, const char *b
 	const char *hdrs[3];
 	struct http_req q;
 	memset(r, 0, sizeof *r);
-	if (authorize(a, ex) < 0)
-		return -1;
 	fill_req(a, &q, hdrs, method, url, body, body ? strlen(body) : 0);
-	if (http_do(&q, r) < 0) {
+	if (arm_many(a, &q, r, 1, ex) < 0)
+		return -1;
+	if (r->status == 0) {
 		warnx_("%s", r->err);
 		*ex = exit_for(r);
+		http_resp_free(r);
 		return -1;
 	}
 	return 0;
@@ -136,7 +247,9 @@ static int name_ok(const char *s, size_t max)
 	return 1;
 }
 
-static int a_open(struct backend *be, const struct opts *o, int *ex)
+static void a_close(struct backend *be);
+
+static int a_open_(struct backend *be, const struct opts *o, int *ex)
 {
 	struct aci *a = calloc(1, sizeof *a);
 	if (!a) {
@@ -163,7 +276,20 @@ static int a_open(struct backend *be, const struct opts *o, int *ex)
 	snprintf(a->location, sizeof a->location, "%s", o->location);
 	a->parallel = o->parallel > 0 ? (int)o->parallel : 16;
 	a->all = o->all;
-	if (auth_init(&a->auth, ex) < 0)
+	/* submit leaves an empty resource group for the next run: ARM takes a while to
+	 * delete one and refuses to recreate it meanwhile; delete, gc and a failed
+	 * deploy-master remove it when Legion made it and nothing is left in it */
+	a->rg_cleanup = o->app == NULL;
+	long long secs = PROVISION_TIMEOUT_S;
+	const char *pt = getenv("LEGION_PROVISION_TIMEOUT");
+	if (pt && *pt && parse_int(pt, 1, 86400, &secs) < 0) {
+		warnx_("LEGION_PROVISION_TIMEOUT: '%s' is not a whole number of seconds (1-86400)", pt);
+		*ex = EXIT_CONFIG;
+		return -1;
+	}
+	a->provision_ms = secs * 1000;
+	/* a token now: refused credentials stop the run before it creates anything */
+	if (auth_init(&a->auth, ex) < 0 || authorize(a, ex) < 0)
 		return -1;
 	const char *sub = o->subscription ? o->subscription : getenv("AZURE_SUBSCRIPTION_ID");
 	if (sub && *sub) {
@@ -178,6 +304,15 @@ static int a_open(struct backend *be, const struct opts *o, int *ex)
 	return 0;
 }
 
+/* On failure nothing is left to close. */
+static int a_open(struct backend *be, const struct opts *o, int *ex)
+{
+	if (a_open_(be, o, ex) == 0)
+		return 0;
+	a_close(be);
+	return -1;
+}
+
 static void a_close(struct backend *be)
 {
 	struct aci *a = be->ctx;
@@ -189,23 +324,48 @@ static void a_close(struct backend *be)
 	be->ctx = NULL;
 }
 
-/* Creates the resource group (tagged as Legion's) unless it exists. */
+/* Creates the resource group (tagged as Legion's) unless it exists; one being deleted
+ * (by a `legion delete` a moment ago) is waited for first. */
 static int ensure_rg(struct aci *a, int *ex)
 {
 	char url[512];
 	struct http_resp r;
 	snprintf(url, sizeof url, "%s/subscriptions/%s/resourcegroups/%s?api-version=" RG_API,
 		 a->arm, a->sub, a->rg);
-	if (arm(a, "GET", url, NULL, &r, ex) < 0)
-		return -1;
-	long st = r.status;
-	http_resp_free(&r);
-	if (st == 200)
-		return 0;
-	if (st != 404) {
-		warnx_("unable to read resource group %s: HTTP %ld", a->rg, st);
-		*ex = exit_for(&(struct http_resp){.status = st});
-		return -1;
+	long long deadline = now_ms() + 180000;
+	for (;;) {
+		if (arm(a, "GET", url, NULL, &r, ex) < 0)
+			return -1;
+		long st = r.status;
+		struct json j = {0};
+		char code[64];
+		int deleting = st == 200 && json_parse(&j, r.body.p, r.body.len, NULL) == 0 &&
+			       json_eq(&j, json_path(&j, 0, "properties.provisioningState"), "Deleting");
+		json_free(&j);
+		arm_code(&r, code, sizeof code);
+		if (st != 200 && (st != 404 || !strcmp(code, "SubscriptionNotFound"))) {
+			char w[1024];
+			warnx_("unable to read resource group %s: %s", a->rg, why(&r, w, sizeof w));
+			*ex = exit_for(&r);
+			advise(a, &r);
+			http_resp_free(&r);
+			return -1;
+		}
+		http_resp_free(&r);
+		if (st == 200 && !deleting)
+			return 0;
+		if (st == 404)
+			break;
+		if (now_ms() > deadline) {
+			warnx_("resource group %s is still being deleted: try again later, or use "
+			       "another --resource-group", a->rg);
+			*ex = EXIT_TEMPFAIL;
+			return -1;
+		}
+		if (sleep_ms(2000, &http_stop)) {
+			*ex = 130;
+			return -1;
+		}
 	}
 	struct jw w = {0};
 	jw_obj(&w, NULL);
@@ -222,8 +382,10 @@ static int ensure_rg(struct aci *a, int *ex)
 				a->location);
 			rc = 0;
 		} else {
-			warnx_("unable to create resource group %s: %s", a->rg, r.err);
+			char w[1024];
+			warnx_("unable to create resource group %s: %s", a->rg, why(&r, w, sizeof w));
 			*ex = exit_for(&r);
+			advise(a, &r);
 		}
 		http_resp_free(&r);
 	}
@@ -234,6 +396,10 @@ static int ensure_rg(struct aci *a, int *ex)
 /* The ARM document for one group: secrets only as secureValue. Owned. */
 static char *group_body(const struct aci *a, const struct group *g)
 {
+	/* a public address needs a port, and each of its ports must be a container's */
+	static const int fallback[] = {8081};
+	const int *ports = g->nports ? g->ports : fallback;
+	int np = g->nports ? g->nports : 1;
 	struct jw w = {0};
 	jw_obj(&w, NULL);
 	jw_str(&w, "location", a->location);
@@ -277,9 +443,9 @@ static char *group_body(const struct aci *a, const struct group *g)
 	jw_end(&w);
 	jw_end(&w);
 	jw_arr(&w, "ports");
-	for (int i = 0; i < g->nports; i++) {
+	for (int i = 0; i < np; i++) {
 		jw_obj(&w, NULL);
-		jw_int(&w, "port", g->ports[i]);
+		jw_int(&w, "port", ports[i]);
 		jw_str(&w, "protocol", "TCP");
 		jw_end(&w);
 	}
@@ -292,15 +458,9 @@ static char *group_body(const struct aci *a, const struct group *g)
 	if (g->dns_label)
 		jw_str(&w, "dnsNameLabel", g->dns_label);
 	jw_arr(&w, "ports");
-	for (int i = 0; i < g->nports; i++) {
+	for (int i = 0; i < np; i++) {
 		jw_obj(&w, NULL);
-		jw_int(&w, "port", g->ports[i]);
-		jw_str(&w, "protocol", "TCP");
-		jw_end(&w);
-	}
-	if (g->nports == 0) { /* ACI wants a port on a public address */
-		jw_obj(&w, NULL);
-		jw_int(&w, "port", 8081);
+		jw_int(&w, "port", ports[i]);
 		jw_str(&w, "protocol", "TCP");
 		jw_end(&w);
 	}
@@ -366,43 +526,52 @@ static void parse_group(const struct json *j, int root, struct group *g)
 	free(prov);
 }
 
-/* GETs every named group in parallel into gs (observed fields). found[i] = 0 when it
- * is gone. Returns -1 when a request got no answer. */
-static int get_many(struct aci *a, struct group *gs, char *const *names, int n, int *found,
-		    int *ex)
+/* GETs groups in parallel into their observed fields: gs[idx[k]] for k < n (idx NULL:
+ * gs[k]), by ids[] (ARM resource ids, from a list) when given, else by name in our
+ * resource group. found[k] = 0 when it is gone. Returns -1 when a request failed. */
+static int get_many(struct aci *a, struct group *gs, const int *idx, char *const *names,
+		    char *const *ids, int n, int *found, int *ex)
 {
 	struct http_req *q = calloc((size_t)n, sizeof *q);
 	struct http_resp *r = calloc((size_t)n, sizeof *r);
-	char (*urls)[512] = calloc((size_t)n, sizeof *urls);
+	char (*urls)[1024] = calloc((size_t)n, sizeof *urls);
 	const char *hdrs[3];
 	int rc = 0;
-	if (!q || !r || !urls || authorize(a, ex) < 0) {
-		free(q);
-		free(r);
-		free(urls);
-		return -1;
+	if (!q || !r || !urls) {
+		*ex = EXIT_SOFTWARE;
+		rc = -1;
+		goto out;
 	}
-	for (int i = 0; i < n; i++) {
-		group_url(a, names[i], urls[i], sizeof urls[i]);
-		fill_req(a, &q[i], hdrs, "GET", urls[i], NULL, 0);
+	for (int k = 0; k < n; k++) {
+		if (ids && ids[k])
+			snprintf(urls[k], sizeof urls[k], "%s%s?api-version=" ACI_API, a->arm, ids[k]);
+		else
+			group_url(a, names[k], urls[k], sizeof urls[k]);
+		fill_req(a, &q[k], hdrs, "GET", urls[k], NULL, 0);
 	}
-	http_do_many(q, r, n, a->parallel);
-	for (int i = 0; i < n; i++) {
-		found[i] = 0;
-		if (r[i].status == 200) {
+	if (arm_many(a, q, r, n, ex) < 0) {
+		rc = -1;
+		goto out;
+	}
+	for (int k = 0; k < n; k++) {
+		struct group *g = &gs[idx ? idx[k] : k];
+		found[k] = 0;
+		if (r[k].status == 200) {
 			struct json j = {0};
-			if (json_parse(&j, r[i].body.p, r[i].body.len, NULL) == 0) {
-				parse_group(&j, 0, &gs[i]);
-				found[i] = 1;
+			if (json_parse(&j, r[k].body.p, r[k].body.len, NULL) == 0) {
+				parse_group(&j, 0, g);
+				found[k] = 1;
 			}
 			json_free(&j);
-		} else if (r[i].status != 404) {
-			warnx_("%s", r[i].err);
-			*ex = exit_for(&r[i]);
+		} else if (r[k].status != 404) {
+			warnx_("%s", r[k].err);
+			*ex = exit_for(&r[k]);
 			rc = -1;
 		}
-		http_resp_free(&r[i]);
 	}
+out:
+	for (int k = 0; r && k < n; k++)
+		http_resp_free(&r[k]);
 	free(q);
 	free(r);
 	free(urls);
@@ -410,6 +579,44 @@ static int get_many(struct aci *a, struct group *gs, char *const *names, int n, 
 }
 
 static int a_remove(struct backend *be, char *const *names, int n, int *ex);
+static int a_logs(struct backend *be, const char *name, int tail, struct buf *out, int *ex);
+
+/* PUTs the groups whose index is in idx (m of them) in parallel; the answers land in
+ * r[idx[k]]. */
+static int put_some(struct aci *a, struct http_req *q, struct http_resp *r, const int *idx,
+		    int m, int *ex)
+{
+	struct http_req *qq = calloc((size_t)m, sizeof *qq);
+	struct http_resp *rr = calloc((size_t)m, sizeof *rr);
+	int rc = -1;
+	if (qq && rr) {
+		for (int k = 0; k < m; k++)
+			qq[k] = q[idx[k]];
+		rc = arm_many(a, qq, rr, m, ex);
+		for (int k = 0; k < m; k++) {
+			http_resp_free(&r[idx[k]]);
+			r[idx[k]] = rr[k];
+		}
+	} else
+		*ex = EXIT_SOFTWARE;
+	free(qq);
+	free(rr);
+	return rc;
+}
+
+/* Shows the last lines a group that failed to start wrote, before it is deleted. */
+static void show_tail(struct backend *be, const char *name)
+{
+	struct buf log = {0};
+	int e2;
+	if (a_logs(be, name, 10, &log, &e2) == 0 && log.len) {
+		fprintf(stderr, "%s: the last lines of %s:\n", progname, name);
+		fwrite(log.p, 1, log.len, stderr);
+		if (log.p[log.len - 1] != '\n')
+			fputc('\n', stderr);
+	}
+	buf_free(&log);
+}
 
 static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 {
@@ -420,11 +627,14 @@ static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 	struct http_resp *r = calloc((size_t)n, sizeof *r);
 	char **bodies = calloc((size_t)n, sizeof *bodies), **names = calloc((size_t)n, sizeof *names);
 	char (*urls)[512] = calloc((size_t)n, sizeof *urls);
-	int *found = calloc((size_t)n, sizeof *found);
+	int *found = calloc((size_t)n, sizeof *found), *idx = calloc((size_t)n, sizeof *idx);
+	char **pnames = calloc((size_t)n, sizeof *pnames);
 	const char *hdrs[3];
-	int rc = -1, made = 0;
-	if (!q || !r || !bodies || !names || !urls || !found || authorize(a, ex) < 0)
+	int rc = -1, sent = 0;
+	if (!q || !r || !bodies || !names || !urls || !found || !idx || !pnames) {
+		*ex = EXIT_SOFTWARE;
 		goto out;
+	}
 	for (int i = 0; i < n; i++) {
 		names[i] = gs[i].name;
 		group_url(a, gs[i].name, urls[i], sizeof urls[i]);
@@ -434,46 +644,71 @@ static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 		}
 		fill_req(a, &q[i], hdrs, "PUT", urls[i], bodies[i], strlen(bodies[i]));
 	}
-	http_do_many(q, r, n, a->parallel);
-	int failed = 0;
+	/* from here on, a PUT may have reached ARM even when no answer came back */
+	sent = 1;
+	if (arm_many(a, q, r, n, ex) < 0)
+		goto out;
+	/* the resource group went away meanwhile (a concurrent `legion delete` found it
+	 * empty): make it again and retry those once */
+	int m = 0;
 	for (int i = 0; i < n; i++) {
-		if (r[i].status == 200 || r[i].status == 201)
-			made++;
-		else if (!failed++) { /* the first refusal says why; the rest are alike */
-			warnx_("unable to create %s: %s", gs[i].name, r[i].err);
-			*ex = exit_for(&r[i]);
-		}
+		char code[64];
+		arm_code(&r[i], code, sizeof code);
+		if (r[i].status == 404 && !strcmp(code, "ResourceGroupNotFound"))
+			idx[m++] = i;
 	}
-	if (failed) {
+	if (m > 0 && (ensure_rg(a, ex) < 0 || put_some(a, q, r, idx, m, ex) < 0))
+		goto out;
+	int failed = 0, first = -1;
+	for (int i = 0; i < n; i++)
+		if (r[i].status != 200 && r[i].status != 201 && !failed++)
+			first = i;
+	if (failed) { /* the first refusal says why; the rest are alike */
+		char w[1024];
+		warnx_("unable to create %s: %s", gs[first].name, why(&r[first], w, sizeof w));
 		if (failed > 1)
 			warnx_("%d of %d container groups were refused", failed, n);
+		*ex = http_stop ? 130 : exit_for(&r[first]);
+		if (!http_stop)
+			advise(a, &r[first]);
 		goto out;
 	}
-	/* wait until every group is provisioned: running, or ended */
-	long long deadline = now_ms() + PROVISION_DEADLINE_MS, pause = 250;
+	/* wait until every group is provisioned (running, or ended); poll the pending ones */
+	long long deadline = now_ms() + a->provision_ms, pause = 250;
+	int pending = n;
+	for (int i = 0; i < n; i++)
+		idx[i] = i;
 	for (;; pause = pause < 5000 ? pause * 2 : 5000) {
-		if (get_many(a, gs, names, n, found, ex) < 0)
+		for (int k = 0; k < pending; k++)
+			pnames[k] = names[idx[k]];
+		if (get_many(a, gs, idx, pnames, NULL, pending, found, ex) < 0)
 			goto out;
-		int pending = 0;
-		for (int i = 0; i < n; i++) {
-			if (!found[i]) {
-				warnx_("container group %s disappeared while starting", gs[i].name);
+		int still = 0;
+		for (int k = 0; k < pending; k++) {
+			struct group *g = &gs[idx[k]];
+			if (!found[k]) {
+				warnx_("container group %s disappeared while starting", g->name);
 				*ex = EXIT_UNAVAIL;
 				goto out;
 			}
-			if (!strcmp(gs[i].state, "Failed")) {
-				warnx_("container group %s failed to start", gs[i].name);
+			if (!strcmp(g->state, "Failed")) {
+				warnx_("container group %s failed to start", g->name);
+				show_tail(be, g->name);
 				*ex = EXIT_UNAVAIL;
 				goto out;
 			}
-			pending += !strcmp(gs[i].state, "Pending");
+			if (!strcmp(g->state, "Pending"))
+				idx[still++] = idx[k];
 		}
+		pending = still;
 		if (!pending)
 			break;
 		if (now_ms() > deadline) {
-			warnx_("%d container groups were still pending after %d minutes", pending,
-			       PROVISION_DEADLINE_MS / 60000);
-			*ex = EXIT_TEMPFAIL;
+			warnx_("%d container group%s still pending after %lld s (ACI could not place "
+			       "%s in %s): try again later or another --location", pending,
+			       pending == 1 ? " was" : "s were", a->provision_ms / 1000,
+			       pending == 1 ? "it" : "them", a->location);
+			*ex = EXIT_UNAVAIL;
 			goto out;
 		}
 		if (sleep_ms(pause, &http_stop)) {
@@ -483,13 +718,14 @@ static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 	}
 	rc = 0;
 out:
-	if (rc < 0 && made > 0) {
+	if (rc < 0 && sent) {
 		int e2;
 		int saved = http_stop;
-		http_stop = 0;
-		fprintf(stderr, "%s: rolling back: deleting the %d group%s this run created\n", progname,
-			n, n == 1 ? "" : "s");
-		a_remove(be, names, n, &e2);
+		http_stop = 0; /* cleaning up after Ctrl-C must still reach ARM */
+		fprintf(stderr, "%s: rolling back: deleting the %d container group%s this run "
+			"asked for\n", progname, n, n == 1 ? "" : "s");
+		if (a_remove(be, names, n, &e2) < 0)
+			warnx_("some of them may be left: 'legion gc' deletes them");
 		http_stop = saved;
 	}
 	for (int i = 0; r && i < n; i++)
@@ -505,6 +741,8 @@ out:
 	free(names);
 	free(urls);
 	free(found);
+	free(idx);
+	free(pnames);
 	return rc;
 }
 
@@ -514,7 +752,7 @@ static int a_get(struct backend *be, const char *name, struct group *g, int *ex)
 	int found = 0;
 	memset(g, 0, sizeof *g);
 	g->exit_code = -1;
-	if (get_many(be->ctx, g, names, 1, &found, ex) < 0)
+	if (get_many(be->ctx, g, NULL, names, NULL, 1, &found, ex) < 0)
 		return -1;
 	return found ? 0 : 1;
 }
@@ -535,7 +773,7 @@ static int a_list(struct backend *be, const char *cluster, struct group **out, i
 			 "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/"
 			 "containerGroups?api-version=" ACI_API, a->arm, a->sub, a->rg);
 	url = buf_take(&first);
-	char **names = NULL;
+	char **names = NULL, **ids = NULL;
 	int cap = 0, rc = 0;
 	for (int page = 0; url && page < 1000; page++) {
 		struct http_resp r;
@@ -546,13 +784,18 @@ static int a_list(struct backend *be, const char *cluster, struct group **out, i
 		}
 		free(url);
 		url = NULL;
-		if (r.status == 404 && !a->all) { /* no resource group: no groups */
-			http_resp_free(&r);
+		char code[64];
+		arm_code(&r, code, sizeof code);
+		if (r.status == 404 && !a->all && !strcmp(code, "ResourceGroupNotFound")) {
+			http_resp_free(&r); /* no resource group: no groups */
 			break;
 		}
 		if (r.status != 200 || json_parse(&j, r.body.p, r.body.len, NULL) != 0) {
-			warnx_("unable to list container groups: %s", r.err[0] ? r.err : "not JSON");
+			char w[1024];
+			warnx_("unable to list container groups: %s",
+			       r.status != 200 ? why(&r, w, sizeof w) : "the answer is not JSON");
 			*ex = exit_for(&r);
+			advise(a, &r);
 			http_resp_free(&r);
 			json_free(&j);
 			rc = -1;
@@ -566,14 +809,23 @@ static int a_list(struct backend *be, const char *cluster, struct group **out, i
 			    (cluster && strcmp(c, cluster)))
 				continue;
 			if (*n == cap) {
-				cap = cap ? cap * 2 : 16;
-				char **nn = realloc(names, (size_t)cap * sizeof *nn);
-				if (!nn)
+				int nc = cap ? cap * 2 : 16;
+				char **nn = realloc(names, (size_t)nc * sizeof *nn);
+				if (nn)
+					names = nn;
+				char **ni = nn ? realloc(ids, (size_t)nc * sizeof *ni) : NULL;
+				if (!ni)
 					break;
-				names = nn;
+				ids = ni;
+				cap = nc;
 			}
-			if ((names[*n] = json_str(&j, json_get(&j, g, "name"))))
+			/* by id: with --all, groups live in other resource groups too */
+			names[*n] = json_str(&j, json_get(&j, g, "name"));
+			ids[*n] = json_str(&j, json_get(&j, g, "id"));
+			if (names[*n])
 				(*n)++;
+			else
+				free(ids[*n]);
 		}
 		url = json_str(&j, json_get(&j, 0, "nextLink"));
 		json_free(&j);
@@ -584,7 +836,7 @@ static int a_list(struct backend *be, const char *cluster, struct group **out, i
 	if (rc == 0 && count > 0) {
 		*out = calloc((size_t)count, sizeof **out);
 		int *found = calloc((size_t)count, sizeof *found);
-		if (!*out || !found || get_many(a, *out, names, count, found, ex) < 0)
+		if (!*out || !found || get_many(a, *out, NULL, names, ids, count, found, ex) < 0)
 			rc = -1;
 		int k = 0; /* keep the ones still there */
 		for (int i = 0; *out && i < count; i++) {
@@ -596,15 +848,57 @@ static int a_list(struct backend *be, const char *cluster, struct group **out, i
 		*n = k;
 		free(found);
 	}
-	for (int i = 0; i < count; i++)
+	for (int i = 0; i < count; i++) {
 		free(names[i]);
+		free(ids[i]);
+	}
 	free(names);
+	free(ids);
 	if (rc < 0) {
 		free(*out);
 		*out = NULL;
 		*n = 0;
 	}
 	return rc;
+}
+
+/* Deletes our resource group when Legion created it (tag legion-managed=true) and no
+ * container group is left in it. ARM deletes it in the background. */
+static void drop_rg_if_empty(struct aci *a)
+{
+	char url[512], lurl[640];
+	struct http_resp r = {0};
+	struct json j = {0};
+	int ex, ours = 0, empty = 0;
+	snprintf(url, sizeof url, "%s/subscriptions/%s/resourcegroups/%s?api-version=" RG_API,
+		 a->arm, a->sub, a->rg);
+	if (arm(a, "GET", url, NULL, &r, &ex) == 0 && r.status == 200 &&
+	    json_parse(&j, r.body.p, r.body.len, NULL) == 0)
+		ours = json_eq(&j, json_path(&j, 0, "tags.legion-managed"), "true");
+	json_free(&j);
+	http_resp_free(&r);
+	if (!ours)
+		return;
+	snprintf(lurl, sizeof lurl,
+		 "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/"
+		 "containerGroups?api-version=" ACI_API, a->arm, a->sub, a->rg);
+	if (arm(a, "GET", lurl, NULL, &r, &ex) == 0 && r.status == 200 &&
+	    json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
+		int v = json_get(&j, 0, "value");
+		empty = v >= 0 && j.t[v].size == 0 && json_get(&j, 0, "nextLink") < 0;
+	}
+	json_free(&j);
+	http_resp_free(&r);
+	if (!empty)
+		return;
+	if (arm(a, "DELETE", url, NULL, &r, &ex) == 0) {
+		if (r.status == 200 || r.status == 202 || r.status == 204)
+			fprintf(stderr, "%s: deleting resource group %s (Legion made it; it is empty)\n",
+				progname, a->rg);
+		else
+			warnx_("unable to delete the empty resource group %s: %s", a->rg, r.err);
+	}
+	http_resp_free(&r);
 }
 
 static int a_remove(struct backend *be, char *const *names, int n, int *ex)
@@ -615,24 +909,31 @@ static int a_remove(struct backend *be, char *const *names, int n, int *ex)
 	char (*urls)[512] = calloc((size_t)n, sizeof *urls);
 	const char *hdrs[3];
 	int rc = -1;
-	if (!q || !r || !urls || authorize(a, ex) < 0)
+	if (!q || !r || !urls) {
+		*ex = EXIT_SOFTWARE;
 		goto out;
+	}
 	for (int i = 0; i < n; i++) {
 		group_url(a, names[i], urls[i], sizeof urls[i]);
 		fill_req(a, &q[i], hdrs, "DELETE", urls[i], NULL, 0);
 	}
-	http_do_many(q, r, n, a->parallel);
+	if (arm_many(a, q, r, n, ex) < 0)
+		goto out;
 	rc = 0;
 	for (int i = 0; i < n; i++) {
 		long st = r[i].status;
 		if (st != 200 && st != 202 && st != 204 && st != 404) {
-			warnx_("unable to delete %s: %s", names[i], r[i].err);
+			char w[1024];
+			warnx_("unable to delete %s: %s", names[i], why(&r[i], w, sizeof w));
 			*ex = exit_for(&r[i]);
 			rc = -1;
 		}
-		http_resp_free(&r[i]);
 	}
+	if (rc == 0 && a->rg_cleanup)
+		drop_rg_if_empty(a);
 out:
+	for (int i = 0; r && i < n; i++)
+		http_resp_free(&r[i]);
 	free(q);
 	free(r);
 	free(urls);

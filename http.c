@@ -296,9 +296,7 @@ static long long backoff_ms(const struct slot *s)
 		long long ra = s->resp->retry_after;
 		if (ra > RETRY_AFTER_MAX_S)
 			ra = RETRY_AFTER_MAX_S;
-		unsigned r = 0; /* plus up to half again: a throttled fan-out must not return at once */
-		random_bytes(&r, sizeof r);
-		return ra * 1000 + (long long)(r % (unsigned)(ra * 500 + 1));
+		return ra * 1000;
 	}
 	long long step = (long long)BACKOFF_BASE_MS << (s->tries - 1 < 10 ? s->tries - 1 : 10);
 	if (step > BACKOFF_MAX_MS)

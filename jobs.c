@@ -67,6 +67,7 @@ int master_save(const struct master *m)
 	jw_str(&w, "backend", m->backend);
 	jw_str(&w, "tlsName", m->tls_name);
 	jw_str(&w, "ip", m->ip);
+	jw_str(&w, "host", m->host);
 	jw_str(&w, "token", m->token);
 	jw_str(&w, "sparkSecret", m->spark_secret);
 	jw_str(&w, "cert", m->cert_pem);
@@ -103,6 +104,7 @@ int master_load(const char *cluster, struct master *m)
 	    json_strcpy(&j, json_get(&j, 0, "backend"), m->backend, sizeof m->backend) == 0 &&
 	    json_strcpy(&j, json_get(&j, 0, "tlsName"), m->tls_name, sizeof m->tls_name) == 0 &&
 	    json_strcpy(&j, json_get(&j, 0, "ip"), m->ip, sizeof m->ip) == 0 &&
+	    json_strcpy(&j, json_get(&j, 0, "host"), m->host, sizeof m->host) == 0 &&
 	    (m->token = json_str(&j, json_get(&j, 0, "token"))) &&
 	    (m->spark_secret = json_str(&j, json_get(&j, 0, "sparkSecret"))) &&
 	    (m->cert_pem = json_str(&j, json_get(&j, 0, "cert"))))

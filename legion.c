@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -408,6 +409,7 @@ static char **argv_dup(const char *const *a)
 /* ---- the cluster's containers ---- */
 
 #define MASTER_PORTS {7077, JOB_API_PORT, 7078, 7079, 8080}
+#define WORKER_PORTS {7078, 7079, 8081} /* Spark worker, executor block manager, UI */
 #define MASTER_DAEMON_MB 512 /* the Spark master JVM and the job daemon */
 
 /* Environment both roles share: cluster, secrets, the master's certificate. */
@@ -475,8 +477,13 @@ static int worker_group(const struct opts *o, const struct master *m, const char
 	g->argv = argv_dup(argv);
 	g->cpu = (double)o->executor_cores;
 	g->memory_mb = worker_group_mb(o->executor_mem_mb);
-	if (!g->name || !g->image || !g->argv || common_env(g, o, m) ||
-	    group_setenv(g, "LEGION_MASTER", m->ip, 0) ||
+	/* the master and the driver reach a worker by its own public name (ACI) */
+	static const int ports[] = WORKER_PORTS;
+	memcpy(g->ports, ports, sizeof ports);
+	g->nports = (int)(sizeof ports / sizeof ports[0]);
+	g->dns_label = strdup(name);
+	if (!g->name || !g->image || !g->argv || !g->dns_label || common_env(g, o, m) ||
+	    group_setenv(g, "LEGION_MASTER", m->host[0] ? m->host : m->ip, 0) ||
 	    group_setenv(g, "LEGION_WORKER_NAME", name, 0) ||
 	    group_setenv(g, "LEGION_WORKER_CORES", cores, 0) ||
 	    group_setenv(g, "LEGION_WORKER_MEMORY", mem, 0) || role_tags(g, m, "worker"))
@@ -693,8 +700,15 @@ static int start_master(const struct opts *o, struct backend *be, struct master 
 	snprintf(name, n, "%s", g.name);
 	fprintf(stderr, "%s: starting cluster %s (%s backend)\n", progname, m->cluster, be->name);
 	int rc = be->create(be, &g, 1, ex);
+	int made = rc == 0; /* a failed create has deleted what it made */
 	if (rc == 0) {
 		snprintf(m->ip, sizeof m->ip, "%s", g.ip ? g.ip : "");
+		struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+		if (g.fqdn && getaddrinfo(g.fqdn, NULL, &hints, &res) == 0) {
+			freeaddrinfo(res); /* public DNS: what Spark's master advertises (ACI) */
+			snprintf(m->host, sizeof m->host, "%s", g.fqdn);
+		} else
+			snprintf(m->host, sizeof m->host, "%s", m->ip);
 		if (master_save(m) < 0) {
 			*ex = EXIT_CONFIG;
 			rc = -1;
@@ -705,7 +719,7 @@ static int start_master(const struct opts *o, struct backend *be, struct master 
 		rc = -1;
 	if (rc < 0) {
 		char *names[] = {name};
-		if (m->ip[0] || *ex != EXIT_SOFTWARE)
+		if (made)
 			teardown(be, names, 1);
 		master_forget(m->cluster);
 	}
@@ -962,7 +976,8 @@ static int cmd_status(const struct opts *o)
 	for (int i = 0; i < n; i++)
 		if (!group_tag(&gs[i], "legion-role"))
 			group_settag(&gs[i], "legion-role", "unknown");
-	qsort(gs, (size_t)n, sizeof *gs, cmp_group);
+	if (n > 0) /* gs is NULL when there are none */
+		qsort(gs, (size_t)n, sizeof *gs, cmp_group);
 	if (!strcmp(o->output, "table")) {
 		print_table(gs, n);
 		goto out;

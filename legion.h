@@ -309,6 +309,8 @@ struct master {
 	char backend[16];   /* local | aci */
 	char tls_name[128]; /* the name in the master's certificate */
 	char ip[64];        /* where the job API listens */
+	char host[256];     /* the name workers use for the master: its public FQDN when
+			     * that resolves (ACI), else ip */
 	char *token;        /* owned, secret: the job API's bearer token */
 	char *spark_secret; /* owned, secret */
 	char *cert_pem;     /* owned: the only certificate trusted for the job API */

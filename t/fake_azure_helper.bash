@@ -74,7 +74,7 @@ fake_azure_start() {
 		fi
 		return 1
 	}
-	fake_azure_wait_until "$timeout" _fake_azure_ready
+	fake_azure_wait_until "$timeout" _fake_azure_ready || true # the check below cleans up
 	if [ -z "$line" ]; then
 		echo "fake-azure did not start within ${timeout}s (dir $dir):" >&2
 		cat "$dir/stderr" >&2
