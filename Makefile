@@ -21,7 +21,7 @@ $(HELPERS:%=$(O)/%): $(O)/helpers/agent.o
 TESTBINS = t/json_test t/auth_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
-.PHONY: all bin build deps spark asan check test test-c demo bench fmt clean distclean
+.PHONY: all bin build deps spark asan check demo bench fmt fmt-check clean
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -76,6 +76,7 @@ demo: all spark
 	./legion submit --num-executors 2 examples/pi.py
 
 check: all spark
+	@$(MAKE) --no-print-directory fmt-check
 	@$(MAKE) --no-print-directory asan
 	VENV=$(VENV) bats t/
 
@@ -83,8 +84,13 @@ bench: all spark
 	@$(MAKE) --no-print-directory $(O)/bench/fanout
 	bash bench/run.sh
 
+FMT_FILES = *.c legion.h helpers/*.c t/*.c bench/*.c
 fmt:
-	clang-format -i *.c *.h helpers/*.c t/*.c
+	clang-format -i $(FMT_FILES)
+
+# make fmt must be a no-op on committed code
+fmt-check:
+	clang-format --dry-run -Werror $(FMT_FILES)
 
 clean:
 	rm -rf build *.o helpers/*.o t/*.o bench/*.o legion bench/fanout $(HELPERS) $(TESTBINS)

@@ -14,7 +14,7 @@
 #define RG_API "2021-04-01"
 #define SUB_API "2020-01-01"
 #define DEFAULT_ARM "https://management.azure.com"
-#define CONTAINER "spark" /* one container per group, always this name */
+#define CONTAINER "spark"       /* one container per group, always this name */
 #define PROVISION_TIMEOUT_S 900 /* a group still Pending after this fails the run */
 
 struct aci {
@@ -24,7 +24,7 @@ struct aci {
 	char rg[128];
 	char location[64];
 	int parallel, all;
-	int rg_cleanup;    /* drop the resource group once empty, if Legion made it */
+	int rg_cleanup; /* drop the resource group once empty, if Legion made it */
 	long long provision_ms;
 	char authz[4096]; /* "Authorization: Bearer ..." for the current token */
 };
@@ -52,7 +52,8 @@ static const char *why(const struct http_resp *r, char *out, size_t n)
 		msg = json_str(&j, json_path(&j, 0, "error.message"));
 	}
 	if (code[0])
-		snprintf(out, n, "HTTP %ld %s%s%s", r->status, code, msg ? ": " : "", msg ? msg : "");
+		snprintf(out, n, "HTTP %ld %s%s%s", r->status, code, msg ? ": " : "",
+			 msg ? msg : "");
 	else
 		snprintf(out, n, "%s", r->err[0] ? r->err : "no answer");
 	free(msg);
@@ -91,20 +92,27 @@ static void advise(const struct aci *a, const struct http_resp *r)
 	arm_code(r, code, sizeof code);
 	if (is_quota(code))
 		warnx_("the subscription's container quota in %s is used up: use fewer or smaller "
-		       "executors, free some ('legion status --all', 'legion gc'), or ask Azure for "
-		       "more Microsoft.ContainerInstance quota", a->location);
+		       "executors, free some ('legion status --all', 'legion gc'), or ask Azure "
+		       "for "
+		       "more Microsoft.ContainerInstance quota",
+		       a->location);
 	else if (r->status == 409 && !strcmp(code, "ServiceUnavailable"))
-		warnx_("ACI has no room for a group this size in %s now: try another --location, or "
-		       "fewer cores or less memory per container", a->location);
+		warnx_("ACI has no room for a group this size in %s now: try another --location, "
+		       "or "
+		       "fewer cores or less memory per container",
+		       a->location);
 	else if (r->status == 0 || r->status == 429 || r->status >= 500)
-		warnx_("this looks temporary (throttled or unavailable after retries): try again in "
+		warnx_("this looks temporary (throttled or unavailable after retries): try again "
+		       "in "
 		       "a few minutes");
 	else if (r->status == 401 || r->status == 403)
 		warnx_("check the identity's role (Contributor) on subscription %s or on resource "
-		       "group %s", a->sub, a->rg);
+		       "group %s",
+		       a->sub, a->rg);
 	else if (!strcmp(code, "SubscriptionNotFound"))
 		warnx_("this identity sees no subscription %s: check --subscription and "
-		       "AZURE_SUBSCRIPTION_ID", a->sub);
+		       "AZURE_SUBSCRIPTION_ID",
+		       a->sub);
 }
 
 /* Refreshes the Authorization header; -1 with *ex set when no token can be had. */
@@ -283,7 +291,8 @@ static int a_open_(struct backend *be, const struct opts *o, int *ex)
 	long long secs = PROVISION_TIMEOUT_S;
 	const char *pt = getenv("LEGION_PROVISION_TIMEOUT");
 	if (pt && *pt && parse_int(pt, 1, 86400, &secs) < 0) {
-		warnx_("LEGION_PROVISION_TIMEOUT: '%s' is not a whole number of seconds (1-86400)", pt);
+		warnx_("LEGION_PROVISION_TIMEOUT: '%s' is not a whole number of seconds (1-86400)",
+		       pt);
 		*ex = EXIT_CONFIG;
 		return -1;
 	}
@@ -293,7 +302,8 @@ static int a_open_(struct backend *be, const struct opts *o, int *ex)
 		return -1;
 	const char *sub = o->subscription ? o->subscription : getenv("AZURE_SUBSCRIPTION_ID");
 	if (sub && *sub) {
-		if (strlen(sub) >= sizeof a->sub || strspn(sub, "0123456789abcdefABCDEF-") != strlen(sub)) {
+		if (strlen(sub) >= sizeof a->sub ||
+		    strspn(sub, "0123456789abcdefABCDEF-") != strlen(sub)) {
 			warnx_("'%s' is not a subscription id", sub);
 			*ex = EXIT_USAGE;
 			return -1;
@@ -339,8 +349,9 @@ static int ensure_rg(struct aci *a, int *ex)
 		long st = r.status;
 		struct json j = {0};
 		char code[64];
-		int deleting = st == 200 && json_parse(&j, r.body.p, r.body.len, NULL) == 0 &&
-			       json_eq(&j, json_path(&j, 0, "properties.provisioningState"), "Deleting");
+		int deleting =
+			st == 200 && json_parse(&j, r.body.p, r.body.len, NULL) == 0 &&
+			json_eq(&j, json_path(&j, 0, "properties.provisioningState"), "Deleting");
 		json_free(&j);
 		arm_code(&r, code, sizeof code);
 		if (st != 200 && (st != 404 || !strcmp(code, "SubscriptionNotFound"))) {
@@ -358,7 +369,8 @@ static int ensure_rg(struct aci *a, int *ex)
 			break;
 		if (now_ms() > deadline) {
 			warnx_("resource group %s is still being deleted: try again later, or use "
-			       "another --resource-group", a->rg);
+			       "another --resource-group",
+			       a->rg);
 			*ex = EXIT_TEMPFAIL;
 			return -1;
 		}
@@ -383,7 +395,8 @@ static int ensure_rg(struct aci *a, int *ex)
 			rc = 0;
 		} else {
 			char w[1024];
-			warnx_("unable to create resource group %s: %s", a->rg, why(&r, w, sizeof w));
+			warnx_("unable to create resource group %s: %s", a->rg,
+			       why(&r, w, sizeof w));
 			*ex = exit_for(&r);
 			advise(a, &r);
 		}
@@ -534,7 +547,7 @@ static int get_many(struct aci *a, struct group *gs, const int *idx, char *const
 {
 	struct http_req *q = calloc((size_t)n, sizeof *q);
 	struct http_resp *r = calloc((size_t)n, sizeof *r);
-	char (*urls)[1024] = calloc((size_t)n, sizeof *urls);
+	char(*urls)[1024] = calloc((size_t)n, sizeof *urls);
 	const char *hdrs[3];
 	int rc = 0;
 	if (!q || !r || !urls) {
@@ -544,7 +557,8 @@ static int get_many(struct aci *a, struct group *gs, const int *idx, char *const
 	}
 	for (int k = 0; k < n; k++) {
 		if (ids && ids[k])
-			snprintf(urls[k], sizeof urls[k], "%s%s?api-version=" ACI_API, a->arm, ids[k]);
+			snprintf(urls[k], sizeof urls[k], "%s%s?api-version=" ACI_API, a->arm,
+				 ids[k]);
 		else
 			group_url(a, names[k], urls[k], sizeof urls[k]);
 		fill_req(a, &q[k], hdrs, "GET", urls[k], NULL, 0);
@@ -583,8 +597,8 @@ static int a_logs(struct backend *be, const char *name, int tail, struct buf *ou
 
 /* PUTs the groups whose index is in idx (m of them) in parallel; the answers land in
  * r[idx[k]]. */
-static int put_some(struct aci *a, struct http_req *q, struct http_resp *r, const int *idx,
-		    int m, int *ex)
+static int put_some(struct aci *a, struct http_req *q, struct http_resp *r, const int *idx, int m,
+		    int *ex)
 {
 	struct http_req *qq = calloc((size_t)m, sizeof *qq);
 	struct http_resp *rr = calloc((size_t)m, sizeof *rr);
@@ -625,8 +639,9 @@ static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 		return -1;
 	struct http_req *q = calloc((size_t)n, sizeof *q);
 	struct http_resp *r = calloc((size_t)n, sizeof *r);
-	char **bodies = calloc((size_t)n, sizeof *bodies), **names = calloc((size_t)n, sizeof *names);
-	char (*urls)[512] = calloc((size_t)n, sizeof *urls);
+	char **bodies = calloc((size_t)n, sizeof *bodies),
+	     **names = calloc((size_t)n, sizeof *names);
+	char(*urls)[512] = calloc((size_t)n, sizeof *urls);
 	int *found = calloc((size_t)n, sizeof *found), *idx = calloc((size_t)n, sizeof *idx);
 	char **pnames = calloc((size_t)n, sizeof *pnames);
 	const char *hdrs[3];
@@ -704,9 +719,10 @@ static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 		if (!pending)
 			break;
 		if (now_ms() > deadline) {
-			warnx_("%d container group%s still pending after %lld s (ACI could not place "
-			       "%s in %s): try again later or another --location", pending,
-			       pending == 1 ? " was" : "s were", a->provision_ms / 1000,
+			warnx_("%d container group%s still pending after %lld s (ACI could not "
+			       "place "
+			       "%s in %s): try again later or another --location",
+			       pending, pending == 1 ? " was" : "s were", a->provision_ms / 1000,
 			       pending == 1 ? "it" : "them", a->location);
 			*ex = EXIT_UNAVAIL;
 			goto out;
@@ -722,8 +738,10 @@ out:
 		int e2;
 		int saved = http_stop;
 		http_stop = 0; /* cleaning up after Ctrl-C must still reach ARM */
-		fprintf(stderr, "%s: rolling back: deleting the %d container group%s this run "
-			"asked for\n", progname, n, n == 1 ? "" : "s");
+		fprintf(stderr,
+			"%s: rolling back: deleting the %d container group%s this run "
+			"asked for\n",
+			progname, n, n == 1 ? "" : "s");
 		if (a_remove(be, names, n, &e2) < 0)
 			warnx_("some of them may be left: 'legion gc' deletes them");
 		http_stop = saved;
@@ -767,11 +785,14 @@ static int a_list(struct backend *be, const char *cluster, struct group **out, i
 	if (a->all)
 		buf_addf(&first,
 			 "%s/subscriptions/%s/providers/Microsoft.ContainerInstance/containerGroups"
-			 "?api-version=" ACI_API, a->arm, a->sub);
+			 "?api-version=" ACI_API,
+			 a->arm, a->sub);
 	else
 		buf_addf(&first,
-			 "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/"
-			 "containerGroups?api-version=" ACI_API, a->arm, a->sub, a->rg);
+			 "%s/subscriptions/%s/resourceGroups/%s/providers/"
+			 "Microsoft.ContainerInstance/"
+			 "containerGroups?api-version=" ACI_API,
+			 a->arm, a->sub, a->rg);
 	url = buf_take(&first);
 	char **names = NULL, **ids = NULL;
 	int cap = 0, rc = 0;
@@ -805,7 +826,8 @@ static int a_list(struct backend *be, const char *cluster, struct group **out, i
 		for (int k = 0; v >= 0 && k < j.t[v].size; k++) {
 			int g = json_at(&j, v, k);
 			char c[64];
-			if (json_strcpy(&j, json_path(&j, g, "tags.legion-cluster"), c, sizeof c) < 0 ||
+			if (json_strcpy(&j, json_path(&j, g, "tags.legion-cluster"), c, sizeof c) <
+				    0 ||
 			    (cluster && strcmp(c, cluster)))
 				continue;
 			if (*n == cap) {
@@ -881,7 +903,8 @@ static void drop_rg_if_empty(struct aci *a)
 		return;
 	snprintf(lurl, sizeof lurl,
 		 "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/"
-		 "containerGroups?api-version=" ACI_API, a->arm, a->sub, a->rg);
+		 "containerGroups?api-version=" ACI_API,
+		 a->arm, a->sub, a->rg);
 	if (arm(a, "GET", lurl, NULL, &r, &ex) == 0 && r.status == 200 &&
 	    json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
 		int v = json_get(&j, 0, "value");
@@ -893,7 +916,8 @@ static void drop_rg_if_empty(struct aci *a)
 		return;
 	if (arm(a, "DELETE", url, NULL, &r, &ex) == 0) {
 		if (r.status == 200 || r.status == 202 || r.status == 204)
-			fprintf(stderr, "%s: deleting resource group %s (Legion made it; it is empty)\n",
+			fprintf(stderr,
+				"%s: deleting resource group %s (Legion made it; it is empty)\n",
 				progname, a->rg);
 		else
 			warnx_("unable to delete the empty resource group %s: %s", a->rg, r.err);
@@ -906,7 +930,7 @@ static int a_remove(struct backend *be, char *const *names, int n, int *ex)
 	struct aci *a = be->ctx;
 	struct http_req *q = calloc((size_t)n, sizeof *q);
 	struct http_resp *r = calloc((size_t)n, sizeof *r);
-	char (*urls)[512] = calloc((size_t)n, sizeof *urls);
+	char(*urls)[512] = calloc((size_t)n, sizeof *urls);
 	const char *hdrs[3];
 	int rc = -1;
 	if (!q || !r || !urls) {
@@ -946,10 +970,11 @@ static int a_logs(struct backend *be, const char *name, int tail, struct buf *ou
 	char url[768];
 	struct http_resp r;
 	struct json j = {0};
-	int n = snprintf(url, sizeof url,
-			 "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/"
-			 "containerGroups/%s/containers/" CONTAINER "/logs?api-version=" ACI_API,
-			 a->arm, a->sub, a->rg, name);
+	int n = snprintf(
+		url, sizeof url,
+		"%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/"
+		"containerGroups/%s/containers/" CONTAINER "/logs?api-version=" ACI_API,
+		a->arm, a->sub, a->rg, name);
 	if (tail > 0)
 		snprintf(url + n, sizeof url - (size_t)n, "&tail=%d", tail);
 	if (arm(a, "GET", url, NULL, &r, ex) < 0)

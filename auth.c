@@ -71,8 +71,8 @@ int auth_init(struct auth *a, int *ex)
 		auth = env("LEGION_IMDS_ENDPOINT") ? env("LEGION_IMDS_ENDPOINT") : DEFAULT_IMDS;
 	a->authority = dup_trim_slash(auth ? auth : DEFAULT_AUTHORITY);
 	a->scope = strdup(a->kind == AUTH_MSI ? ARM_RESOURCE : ARM_SCOPE);
-	if (!a->authority || !a->scope || (a->kind == AUTH_SECRET && (!a->client_id ||
-	    !a->secret || !a->tenant))) {
+	if (!a->authority || !a->scope ||
+	    (a->kind == AUTH_SECRET && (!a->client_id || !a->secret || !a->tenant))) {
 		warnx_("out of memory");
 		auth_free(a);
 		*ex = EXIT_SOFTWARE;
@@ -112,11 +112,12 @@ static int token_request(const struct auth *a, struct buf *url, struct buf *body
 	}
 	struct buf q = {0};
 	int rc = form_add(&q, "api-version", "2018-02-01") < 0 ||
-			 form_add(&q, "resource", a->scope) < 0 ||
-			 (a->client_id && form_add(&q, "client_id", a->client_id) < 0) ||
-			 buf_addf(url, "%s/metadata/identity/oauth2/token?%s", a->authority, q.p) < 0
-		     ? -1
-		     : 0;
+				 form_add(&q, "resource", a->scope) < 0 ||
+				 (a->client_id && form_add(&q, "client_id", a->client_id) < 0) ||
+				 buf_addf(url, "%s/metadata/identity/oauth2/token?%s", a->authority,
+					  q.p) < 0
+			 ? -1
+			 : 0;
 	buf_free(&q);
 	return rc;
 }
@@ -153,7 +154,8 @@ const char *auth_token(struct auth *a, int *ex)
 	if (http_do(&q, &r) < 0) {
 		if (a->kind == AUTH_MSI)
 			warnx_("no Azure credentials: set AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and "
-			       "AZURE_TENANT_ID (managed identity is not reachable: %s)", r.err);
+			       "AZURE_TENANT_ID (managed identity is not reachable: %s)",
+			       r.err);
 		else
 			warnx_("unable to get a token: %s", r.err);
 		*ex = a->kind == AUTH_MSI ? EXIT_CONFIG : EXIT_UNAVAIL;
@@ -162,7 +164,8 @@ const char *auth_token(struct auth *a, int *ex)
 	if (r.status != 200 && a->kind == AUTH_MSI && !getenv("LEGION_IMDS_ENDPOINT")) {
 		/* something answered at the IMDS address, but it gave no identity */
 		warnx_("no Azure credentials: set AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and "
-		       "AZURE_TENANT_ID (managed identity: %s)", r.err);
+		       "AZURE_TENANT_ID (managed identity: %s)",
+		       r.err);
 		*ex = EXIT_CONFIG;
 		goto out;
 	}

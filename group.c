@@ -85,4 +85,3 @@ const char *group_tag(const struct group *g, const char *name)
 			return g->tags[i].value;
 	return NULL;
 }
-

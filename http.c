@@ -278,10 +278,8 @@ static int retryable(const struct slot *s)
 		case CURLE_RECV_ERROR:
 		case CURLE_SEND_ERROR:
 		case CURLE_SSL_CONNECT_ERROR:
-		case CURLE_HTTP2:
-			return 1;
-		default:
-			return 0;
+		case CURLE_HTTP2: return 1;
+		default: return 0;
 		}
 	}
 	long st = s->resp->status;
@@ -347,7 +345,9 @@ static const char *why_failed(const struct slot *s, char *out, size_t n)
 	case CURLE_COULDNT_RESOLVE_PROXY: what = "could not resolve the proxy"; break;
 	case CURLE_COULDNT_CONNECT: what = "could not connect"; break;
 	case CURLE_OPERATION_TIMEDOUT: what = "timed out"; break;
-	case CURLE_PEER_FAILED_VERIFICATION: what = "the server's certificate was not accepted"; break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		what = "the server's certificate was not accepted";
+		break;
 	case CURLE_SSL_CONNECT_ERROR: what = "the TLS handshake failed"; break;
 	case CURLE_SSL_CACERT_BADFILE: what = "unable to load the CA certificates"; break;
 	case CURLE_GOT_NOTHING: what = "the server closed the connection without answering"; break;
@@ -483,7 +483,8 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 			for (int i = 0; i < n; i++)
 				if (!s[i].done && s[i].sent_ms >= s[i].next_ms) {
 					curl_multi_remove_handle(multi, s[i].easy);
-					snprintf(s[i].resp->err, sizeof s[i].resp->err, "interrupted");
+					snprintf(s[i].resp->err, sizeof s[i].resp->err,
+						 "interrupted");
 					s[i].done = 1;
 					s[i].resp->status = 0;
 					left--;
@@ -550,7 +551,6 @@ void http_describe(const struct http_req *req, struct http_resp *resp)
 		}
 	}
 	json_free(&j);
-	errf(resp, "%s %s: HTTP %ld%s%s%s%s",
-		 req->method ? req->method : "GET", u, resp->status, code[0] ? " " : "", code,
-		 msg[0] ? ": " : "", msg);
+	errf(resp, "%s %s: HTTP %ld%s%s%s%s", req->method ? req->method : "GET", u, resp->status,
+	     code[0] ? " " : "", code, msg[0] ? ": " : "", msg);
 }

@@ -227,7 +227,8 @@ int jobs_follow(const struct master *m, const char *id, char *state, size_t n, i
 		follow_line(&f, f.line.p, f.line.len);
 	if (rc < 0 || r.status != 200 || !f.ended) {
 		if (!http_stop)
-			warnx_("lost the job's log: %s", r.err[0] ? r.err : "the stream ended early");
+			warnx_("lost the job's log: %s",
+			       r.err[0] ? r.err : "the stream ended early");
 		rc = -1;
 	} else {
 		snprintf(state, n, "%s", f.state);

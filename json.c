@@ -58,7 +58,10 @@ static int valid_primitive(const char *s, size_t n)
 	return i == n;
 }
 
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 /* 1 when s[a..b) is white space around exactly one sep (or white space only when sep
  * is 0). */
@@ -77,8 +80,14 @@ static int gap_ok(const char *s, int a, int b, char sep)
 }
 
 /* Where a token's text begins and ends, a string's quotes included. */
-static int span_start(const jsmntok_t *t) { return t->type == JSMN_STRING ? t->start - 1 : t->start; }
-static int span_end(const jsmntok_t *t) { return t->type == JSMN_STRING ? t->end + 1 : t->end; }
+static int span_start(const jsmntok_t *t)
+{
+	return t->type == JSMN_STRING ? t->start - 1 : t->start;
+}
+static int span_end(const jsmntok_t *t)
+{
+	return t->type == JSMN_STRING ? t->end + 1 : t->end;
+}
 
 /* What jsmn lets through: separators (it skips ',' and ':' wherever they are), object
  * members that are not "string: value", bad primitives, and strings with raw control
@@ -89,11 +98,11 @@ static int validate(const struct json *j, char *err)
 	int *last = malloc((size_t)j->n * sizeof *last); /* per container: end of its last child */
 	const char *msg = NULL;
 	int at = 0;
-#define FAIL(m, pos)             \
-	do {                     \
-		msg = (m);       \
-		at = (pos);      \
-		goto out;        \
+#define FAIL(m, pos)                                                                               \
+	do {                                                                                       \
+		msg = (m);                                                                         \
+		at = (pos);                                                                        \
+		goto out;                                                                          \
 	} while (0)
 	if (!last)
 		FAIL("out of memory", 0);
@@ -135,8 +144,8 @@ static int validate(const struct json *j, char *err)
 		if ((t->type == JSMN_OBJECT || t->type == JSMN_ARRAY) &&
 		    !gap_ok(j->s, from, t->end - 1, 0))
 			FAIL("unexpected text before the closing bracket", from);
-		if (t->type == JSMN_STRING && t->parent >= 0 && j->t[t->parent].type == JSMN_OBJECT &&
-		    t->size != 1)
+		if (t->type == JSMN_STRING && t->parent >= 0 &&
+		    j->t[t->parent].type == JSMN_OBJECT && t->size != 1)
 			FAIL("object member is not \"key\": value", span_start(t));
 	}
 #undef FAIL
@@ -545,8 +554,14 @@ static void jw_open(struct jw *w, const char *key, char c)
 	w->kind[w->depth] = c == '{' ? '}' : ']';
 }
 
-void jw_obj(struct jw *w, const char *key) { jw_open(w, key, '{'); }
-void jw_arr(struct jw *w, const char *key) { jw_open(w, key, '['); }
+void jw_obj(struct jw *w, const char *key)
+{
+	jw_open(w, key, '{');
+}
+void jw_arr(struct jw *w, const char *key)
+{
+	jw_open(w, key, '[');
+}
 
 void jw_end(struct jw *w)
 {
@@ -616,7 +631,10 @@ void jw_bool(struct jw *w, const char *key, int v)
 	jw_raw(w, key, v ? "true" : "false", v ? 4 : 5);
 }
 
-void jw_null(struct jw *w, const char *key) { jw_raw(w, key, "null", 4); }
+void jw_null(struct jw *w, const char *key)
+{
+	jw_raw(w, key, "null", 4);
+}
 
 char *jw_finish(struct jw *w, size_t *len)
 {

@@ -19,11 +19,36 @@
 
 /* Every option of every command; `cmds` says which commands take it. */
 enum {
-	O_BACKEND = 256, O_NUM_EXECUTORS, O_EXECUTOR_CORES, O_EXECUTOR_MEMORY, O_DRIVER_CORES,
-	O_DRIVER_MEMORY, O_LOCATION, O_RESOURCE_GROUP, O_MASTER, O_KEEP_ALIVE, O_CONF,
-	O_PY_FILES, O_JARS, O_CLASS, O_NAME, O_IMAGE, O_IDLE_TIMEOUT, O_DETACH, O_FILE,
-	O_SUBSCRIPTION, O_PARALLEL, O_JOB, O_CONTAINER, O_FOLLOW, O_ALL, O_OLDER_THAN, O_TAIL,
-	O_HELP = 'h', O_VERBOSE = 'v', O_OUTPUT = 'o',
+	O_BACKEND = 256,
+	O_NUM_EXECUTORS,
+	O_EXECUTOR_CORES,
+	O_EXECUTOR_MEMORY,
+	O_DRIVER_CORES,
+	O_DRIVER_MEMORY,
+	O_LOCATION,
+	O_RESOURCE_GROUP,
+	O_MASTER,
+	O_KEEP_ALIVE,
+	O_CONF,
+	O_PY_FILES,
+	O_JARS,
+	O_CLASS,
+	O_NAME,
+	O_IMAGE,
+	O_IDLE_TIMEOUT,
+	O_DETACH,
+	O_FILE,
+	O_SUBSCRIPTION,
+	O_PARALLEL,
+	O_JOB,
+	O_CONTAINER,
+	O_FOLLOW,
+	O_ALL,
+	O_OLDER_THAN,
+	O_TAIL,
+	O_HELP = 'h',
+	O_VERBOSE = 'v',
+	O_OUTPUT = 'o',
 };
 
 #define C_SUBMIT 1
@@ -41,42 +66,80 @@ static const struct opt {
 	int cmds;
 	const char *arg, *help;
 } opts_table[] = {
-	{{"backend", required_argument, 0, O_BACKEND}, C_AZURE & ~C_AUTH, "local|aci",
+	{{"backend", required_argument, 0, O_BACKEND},
+	 C_AZURE & ~C_AUTH,
+	 "local|aci",
 	 "where containers run (default: local, or $LEGION_BACKEND)"},
-	{{"num-executors", required_argument, 0, O_NUM_EXECUTORS}, C_SUBMIT, "N",
+	{{"num-executors", required_argument, 0, O_NUM_EXECUTORS},
+	 C_SUBMIT,
+	 "N",
 	 "workers, one container each (default 2)"},
-	{{"executor-cores", required_argument, 0, O_EXECUTOR_CORES}, C_SUBMIT, "C",
+	{{"executor-cores", required_argument, 0, O_EXECUTOR_CORES},
+	 C_SUBMIT,
+	 "C",
 	 "cores per worker, 1-4 (default 1)"},
-	{{"executor-memory", required_argument, 0, O_EXECUTOR_MEMORY}, C_SUBMIT, "SIZE",
+	{{"executor-memory", required_argument, 0, O_EXECUTOR_MEMORY},
+	 C_SUBMIT,
+	 "SIZE",
 	 "memory per executor, e.g. 512m, 8g, 1.5g (default 1g)"},
-	{{"driver-cores", required_argument, 0, O_DRIVER_CORES}, C_SUBMIT | C_DEPLOY, "C",
+	{{"driver-cores", required_argument, 0, O_DRIVER_CORES},
+	 C_SUBMIT | C_DEPLOY,
+	 "C",
 	 "cores of the master container, 1-4 (default 1)"},
-	{{"driver-memory", required_argument, 0, O_DRIVER_MEMORY}, C_SUBMIT | C_DEPLOY, "SIZE",
+	{{"driver-memory", required_argument, 0, O_DRIVER_MEMORY},
+	 C_SUBMIT | C_DEPLOY,
+	 "SIZE",
 	 "memory of the driver (default 1g)"},
-	{{"location", required_argument, 0, O_LOCATION}, C_SUBMIT | C_DEPLOY, "REGION",
+	{{"location", required_argument, 0, O_LOCATION},
+	 C_SUBMIT | C_DEPLOY,
+	 "REGION",
 	 "Azure region (aci; default westus)"},
-	{{"resource-group", required_argument, 0, O_RESOURCE_GROUP}, C_AZURE & ~C_AUTH, "RG",
+	{{"resource-group", required_argument, 0, O_RESOURCE_GROUP},
+	 C_AZURE & ~C_AUTH,
+	 "RG",
 	 "Azure resource group (aci; default legion)"},
-	{{"subscription", required_argument, 0, O_SUBSCRIPTION}, C_AZURE, "ID",
+	{{"subscription", required_argument, 0, O_SUBSCRIPTION},
+	 C_AZURE,
+	 "ID",
 	 "Azure subscription (default $AZURE_SUBSCRIPTION_ID, else the only one)"},
-	{{"master", required_argument, 0, O_MASTER}, C_SUBMIT, "CLUSTER",
+	{{"master", required_argument, 0, O_MASTER},
+	 C_SUBMIT,
+	 "CLUSTER",
 	 "run on an existing cluster (from deploy-master) instead of a new one"},
-	{{"keep-alive", optional_argument, 0, O_KEEP_ALIVE}, C_SUBMIT, "[true|false]",
+	{{"keep-alive", optional_argument, 0, O_KEEP_ALIVE},
+	 C_SUBMIT,
+	 "[true|false]",
 	 "keep the cluster after the job"},
-	{{"conf", required_argument, 0, O_CONF}, C_SUBMIT, "K=V", "Spark configuration, repeatable"},
-	{{"py-files", required_argument, 0, O_PY_FILES}, C_SUBMIT, "F,..",
+	{{"conf", required_argument, 0, O_CONF},
+	 C_SUBMIT,
+	 "K=V",
+	 "Spark configuration, repeatable"},
+	{{"py-files", required_argument, 0, O_PY_FILES},
+	 C_SUBMIT,
+	 "F,..",
 	 ".py/.zip/.egg files for the Python path"},
 	{{"jars", required_argument, 0, O_JARS}, C_SUBMIT, "F,..", "jars for the classpath"},
 	{{"class", required_argument, 0, O_CLASS}, C_SUBMIT, "CLASS", "main class of a jar app"},
 	{{"name", required_argument, 0, O_NAME}, C_SUBMIT, "NAME", "the application's name"},
-	{{"image", required_argument, 0, O_IMAGE}, C_SUBMIT | C_DEPLOY, "IMAGE",
+	{{"image", required_argument, 0, O_IMAGE},
+	 C_SUBMIT | C_DEPLOY,
+	 "IMAGE",
 	 "container image (aci; default $LEGION_IMAGE)"},
-	{{"idle-timeout", required_argument, 0, O_IDLE_TIMEOUT}, C_SUBMIT | C_DEPLOY, "SECS",
+	{{"idle-timeout", required_argument, 0, O_IDLE_TIMEOUT},
+	 C_SUBMIT | C_DEPLOY,
+	 "SECS",
 	 "master and workers stop after this long without a job (default 600; 90s, 5m, 1h)"},
-	{{"detach", no_argument, 0, O_DETACH}, C_SUBMIT, NULL,
+	{{"detach", no_argument, 0, O_DETACH},
+	 C_SUBMIT,
+	 NULL,
 	 "print {\"cluster\",\"job\"} and return once the job started"},
-	{{"file", required_argument, 0, O_FILE}, C_SUBMIT, "APP", "the application (or give it as APP)"},
-	{{"parallel", required_argument, 0, O_PARALLEL}, C_SUBMIT | C_DELETE | C_GC, "N",
+	{{"file", required_argument, 0, O_FILE},
+	 C_SUBMIT,
+	 "APP",
+	 "the application (or give it as APP)"},
+	{{"parallel", required_argument, 0, O_PARALLEL},
+	 C_SUBMIT | C_DELETE | C_GC,
+	 "N",
 	 "containers created or deleted at once, 1-64 (default 16)"},
 	{{"output", required_argument, 0, O_OUTPUT}, C_STATUS, "json|table", "output format"},
 	{{"all", no_argument, 0, O_ALL}, C_STATUS, NULL, "the whole subscription (aci)"},
@@ -84,7 +147,9 @@ static const struct opt {
 	{{"container", required_argument, 0, O_CONTAINER}, C_LOGS, "NAME", "a container's output"},
 	{{"tail", required_argument, 0, O_TAIL}, C_LOGS, "N", "only the last N lines"},
 	{{"follow", no_argument, 0, O_FOLLOW}, C_LOGS, NULL, "keep printing as output arrives"},
-	{{"older-than", required_argument, 0, O_OLDER_THAN}, C_GC, "AGE",
+	{{"older-than", required_argument, 0, O_OLDER_THAN},
+	 C_GC,
+	 "AGE",
 	 "only groups created longer ago (e.g. 1h; default 0)"},
 	{{"verbose", no_argument, 0, O_VERBOSE}, C_ALL, NULL, "HTTP requests on stderr"},
 	{{"help", no_argument, 0, O_HELP}, C_ALL, NULL, "this help"},
@@ -161,14 +226,14 @@ static int bad(const struct opts *o, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (o->cmd)
-		fprintf(stderr, "%s: %s: %s\nTry 'legion %s --help'.\n", progname, o->cmd->name, msg,
-			o->cmd->name);
+		fprintf(stderr, "%s: %s: %s\nTry 'legion %s --help'.\n", progname, o->cmd->name,
+			msg, o->cmd->name);
 	else
 		fprintf(stderr, "%s: %s\nTry 'legion --help'.\n", progname, msg);
 	return EXIT_USAGE;
 }
 
-#define MAX_CORES 4           /* ACI: 4 vCPU per group */
+#define MAX_CORES 4              /* ACI: 4 vCPU per group */
 #define MAX_GROUP_MB (16 * 1024) /* ACI: 16 GB per group */
 #define JVM_OVERHEAD_MB(m) ((m) / 10 > 384 ? (m) / 10 : 384)
 #define WORKER_DAEMON_MB 512 /* the Spark worker JVM and the agent beside the executor */
@@ -178,7 +243,6 @@ static long long worker_group_mb(long long mb)
 {
 	return mb + JVM_OVERHEAD_MB(mb) + WORKER_DAEMON_MB;
 }
-
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -223,20 +287,25 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_NUM_EXECUTORS:
 			if (parse_int(a, 1, 256, &o->num_executors) < 0)
-				return bad(o, "--num-executors: '%s' is not a whole number from 1 to 256", a);
+				return bad(
+					o,
+					"--num-executors: '%s' is not a whole number from 1 to 256",
+					a);
 			break;
 		case O_EXECUTOR_CORES:
 		case O_DRIVER_CORES:
 			if (parse_int(a, 1, MAX_CORES, &v) < 0)
-				return bad(o, "--%s: '%s' is not a whole number from 1 to %d", name, a,
-					   MAX_CORES);
+				return bad(o, "--%s: '%s' is not a whole number from 1 to %d", name,
+					   a, MAX_CORES);
 			*(c == O_EXECUTOR_CORES ? &o->executor_cores : &o->driver_cores) = v;
 			break;
 		case O_EXECUTOR_MEMORY:
 		case O_DRIVER_MEMORY: {
 			long long max = MAX_GROUP_MB - 2048;
 			if (parse_size_mib(a, max, &v) < 0)
-				return bad(o, "--%s: '%s' is not a size from 1m to %lldg (like 512m, 8g, 1.5g)",
+				return bad(o,
+					   "--%s: '%s' is not a size from 1m to %lldg (like 512m, "
+					   "8g, 1.5g)",
 					   name, a, max / 1024);
 			*(c == O_EXECUTOR_MEMORY ? &o->executor_mem_mb : &o->driver_mem_mb) = v;
 			break;
@@ -246,8 +315,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_SUBSCRIPTION: o->subscription = a; break;
 		case O_MASTER: o->master = a; break;
 		case O_KEEP_ALIVE:
-			if (!a && optind < argc && (!strcmp(argv[optind], "true") ||
-						    !strcmp(argv[optind], "false")))
+			if (!a && optind < argc &&
+			    (!strcmp(argv[optind], "true") || !strcmp(argv[optind], "false")))
 				a = argv[optind++]; /* the seed's `--keep-alive true` */
 			if (!a || !strcmp(a, "true"))
 				o->keep_alive = 1;
@@ -273,14 +342,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_NAME: o->name = a; break;
 		case O_IMAGE: o->image = a; break;
 		case O_IDLE_TIMEOUT:
-			if (parse_duration(a, 7 * 86400, &o->idle_timeout) < 0 || o->idle_timeout < 1)
-				return bad(o, "--idle-timeout: '%s' is not a duration from 1s to 7d", a);
+			if (parse_duration(a, 7 * 86400, &o->idle_timeout) < 0 ||
+			    o->idle_timeout < 1)
+				return bad(o,
+					   "--idle-timeout: '%s' is not a duration from 1s to 7d",
+					   a);
 			break;
 		case O_DETACH: o->detach = 1; break;
 		case O_FILE: o->app = a; break;
 		case O_PARALLEL:
 			if (parse_int(a, 1, 64, &o->parallel) < 0)
-				return bad(o, "--parallel: '%s' is not a whole number from 1 to 64", a);
+				return bad(o, "--parallel: '%s' is not a whole number from 1 to 64",
+					   a);
 			break;
 		case O_OUTPUT:
 			if (strcmp(a, "json") && strcmp(a, "table"))
@@ -292,12 +365,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_CONTAINER: o->container = a; break;
 		case O_TAIL:
 			if (parse_int(a, 1, 1000000, &o->tail) < 0)
-				return bad(o, "--tail: '%s' is not a whole number from 1 to 1000000", a);
+				return bad(o,
+					   "--tail: '%s' is not a whole number from 1 to 1000000",
+					   a);
 			break;
 		case O_FOLLOW: o->follow = 1; break;
 		case O_OLDER_THAN:
 			if (parse_duration(a, 365 * 86400LL, &o->older_than) < 0)
-				return bad(o, "--older-than: '%s' is not a duration (like 90s, 30m, 1h, 2d)", a);
+				return bad(o,
+					   "--older-than: '%s' is not a duration (like 90s, 30m, "
+					   "1h, 2d)",
+					   a);
 			break;
 		}
 	}
@@ -315,7 +393,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		o->app_args = pos;
 		o->napp_args = rest;
 		if (o->master && o->keep_alive)
-			return bad(o, "--keep-alive applies to a cluster submit creates, not to --master");
+			return bad(o, "--keep-alive applies to a cluster submit creates, not to "
+				      "--master");
 		break;
 	case C_STATUS:
 		if (rest > 1)
@@ -341,7 +420,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return bad(o, "'%s' is not a cluster id (legion-<8 hex digits>)", o->cluster);
 	if (o->master && (strncmp(o->master, "legion-", 7) || strlen(o->master) != 15 ||
 			  strspn(o->master + 7, "0123456789abcdef") != 8))
-		return bad(o, "--master: '%s' is not a cluster id (legion-<8 hex digits>)", o->master);
+		return bad(o, "--master: '%s' is not a cluster id (legion-<8 hex digits>)",
+			   o->master);
 	return 0;
 }
 
@@ -381,7 +461,8 @@ static int check_inputs(const struct opts *o)
 		for (char *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save))
 			if (access(f, R_OK) < 0) {
 				int e = errno;
-				int rc = bad(o, "--%s: '%s': %s", k ? "jars" : "py-files", f, strerror(e));
+				int rc = bad(o, "--%s: '%s': %s", k ? "jars" : "py-files", f,
+					     strerror(e));
 				free(list);
 				return rc;
 			}
@@ -408,8 +489,14 @@ static char **argv_dup(const char *const *a)
 
 /* ---- the cluster's containers ---- */
 
-#define MASTER_PORTS {7077, JOB_API_PORT, 7078, 7079, 8080}
-#define WORKER_PORTS {7078, 7079, 8081} /* Spark worker, executor block manager, UI */
+#define MASTER_PORTS                                                                               \
+	{                                                                                          \
+		7077, JOB_API_PORT, 7078, 7079, 8080                                               \
+	}
+#define WORKER_PORTS                                                                               \
+	{                                                                                          \
+		7078, 7079, 8081                                                                   \
+	}                    /* Spark worker, executor block manager, UI */
 #define MASTER_DAEMON_MB 512 /* the Spark master JVM and the job daemon */
 
 /* Environment both roles share: cluster, secrets, the master's certificate. */
@@ -435,8 +522,8 @@ static int role_tags(struct group *g, const struct master *m, const char *role)
 {
 	char now[32];
 	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
-	return group_settag(g, "legion-cluster", m->cluster) | group_settag(g, "legion-role", role) |
-	       group_settag(g, "legion-created", now);
+	return group_settag(g, "legion-cluster", m->cluster) |
+	       group_settag(g, "legion-role", role) | group_settag(g, "legion-created", now);
 }
 
 static int master_group(const struct opts *o, const struct master *m, struct group *g)
@@ -518,7 +605,8 @@ static int wait_master(struct backend *be, const struct master *m, const char *g
 			return 0;
 		struct group g;
 		int rc = be->get(be, group, &g, ex);
-		int ended = rc != 0 || (g.state && strcmp(g.state, "Running") && strcmp(g.state, "Pending"));
+		int ended = rc != 0 ||
+			    (g.state && strcmp(g.state, "Running") && strcmp(g.state, "Pending"));
 		if (ended) {
 			struct buf log = {0};
 			int e2;
@@ -533,9 +621,10 @@ static int wait_master(struct backend *be, const struct master *m, const char *g
 		}
 		group_free(&g);
 		if (now_ms() > deadline) {
-			warnx_("the master %s did not answer within %lld s (LEGION_MASTER_TIMEOUT); "
-			       "'legion logs %s --container %s' may say why", group, secs, m->cluster,
-			       group);
+			warnx_("the master %s did not answer within %lld s "
+			       "(LEGION_MASTER_TIMEOUT); "
+			       "'legion logs %s --container %s' may say why",
+			       group, secs, m->cluster, group);
 			*ex = EXIT_UNAVAIL; /* README: the master never came up */
 			return -1;
 		}
@@ -555,13 +644,14 @@ static int wait_workers(const struct master *m, const char *prefix, int want, in
 		struct http_resp r = {0};
 		struct json j = {0};
 		int have = 0;
-		if (jobs_call(m, "GET", "/v1/status", NULL, 0, 1, 5000, &r) == 0 && r.status == 200 &&
-		    json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
+		if (jobs_call(m, "GET", "/v1/status", NULL, 0, 1, 5000, &r) == 0 &&
+		    r.status == 200 && json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
 			int ws = json_get(&j, 0, "workers");
 			for (int k = 0; ws >= 0 && k < j.t[ws].size; k++) {
 				char name[128];
 				if (json_strcpy(&j, json_get(&j, json_at(&j, ws, k), "name"), name,
-						sizeof name) == 0 && !strncmp(name, prefix, strlen(prefix)))
+						sizeof name) == 0 &&
+				    !strncmp(name, prefix, strlen(prefix)))
 					have++;
 			}
 		}
@@ -751,8 +841,10 @@ static int cmd_submit(const struct opts *o)
 		int rc = master_load(o->master, &m);
 		if (rc != 0) {
 			if (rc > 0)
-				warnx_("no credentials for cluster %s here: it was not deployed from this "
-				       "machine (or was deleted)", o->master);
+				warnx_("no credentials for cluster %s here: it was not deployed "
+				       "from this "
+				       "machine (or was deleted)",
+				       o->master);
 			ex = EXIT_CONFIG;
 			goto out;
 		}
@@ -942,8 +1034,8 @@ static int cmp_group(const void *a, const void *b)
 static void print_table(const struct group *gs, int n)
 {
 	time_t now = time(NULL);
-	printf("%-17s %-32s %-7s %-10s %-15s %4s %7s %6s\n", "CLUSTER", "NAME", "ROLE", "STATE", "IP",
-	       "CPU", "MEM", "AGE");
+	printf("%-17s %-32s %-7s %-10s %-15s %4s %7s %6s\n", "CLUSTER", "NAME", "ROLE", "STATE",
+	       "IP", "CPU", "MEM", "AGE");
 	for (int i = 0; i < n; i++) {
 		long long created = 0;
 		const char *c = group_tag(&gs[i], "legion-created");
@@ -958,9 +1050,9 @@ static void print_table(const struct group *gs, int n)
 		else
 			snprintf(agebuf, sizeof agebuf, "%lldh", age / 3600);
 		printf("%-17s %-32s %-7s %-10s %-15s %4g %6lldM %6s\n",
-		       group_tag(&gs[i], "legion-cluster"), gs[i].name, group_tag(&gs[i], "legion-role"),
-		       gs[i].state ? gs[i].state : "-", gs[i].ip ? gs[i].ip : "-", gs[i].cpu,
-		       gs[i].memory_mb, agebuf);
+		       group_tag(&gs[i], "legion-cluster"), gs[i].name,
+		       group_tag(&gs[i], "legion-role"), gs[i].state ? gs[i].state : "-",
+		       gs[i].ip ? gs[i].ip : "-", gs[i].cpu, gs[i].memory_mb, agebuf);
 	}
 }
 
@@ -1052,7 +1144,8 @@ static int last_job(const struct master *m, char *id, size_t n)
 	    json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
 		int jobs = json_get(&j, 0, "jobs");
 		if (jobs >= 0 && j.t[jobs].size > 0)
-			rc = json_strcpy(&j, json_get(&j, json_at(&j, jobs, j.t[jobs].size - 1), "id"),
+			rc = json_strcpy(&j,
+					 json_get(&j, json_at(&j, jobs, j.t[jobs].size - 1), "id"),
 					 id, n);
 	}
 	json_free(&j);
@@ -1082,7 +1175,8 @@ static int cmd_logs(const struct opts *o)
 	int rc = master_load(o->cluster, &m);
 	if (rc != 0) {
 		if (rc > 0)
-			warnx_("no credentials for cluster %s here; try --container NAME", o->cluster);
+			warnx_("no credentials for cluster %s here; try --container NAME",
+			       o->cluster);
 		be.close(&be);
 		return EXIT_CONFIG;
 	}
@@ -1138,16 +1232,19 @@ static int cmd_gc(const struct opts *o)
 	int k = 0;
 	long long now = (long long)time(NULL);
 	for (int i = 0; names && i < n; i++) {
-		const char *cl = group_tag(&gs[i], "legion-cluster"), *c = group_tag(&gs[i], "legion-created");
+		const char *cl = group_tag(&gs[i], "legion-cluster"),
+			   *c = group_tag(&gs[i], "legion-created");
 		long long created = 0;
 		if (c)
 			parse_int(c, 0, INT64_MAX, &created);
 		if (now - created < o->older_than)
 			continue;
-		int running = gs[i].state && (!strcmp(gs[i].state, "Running") || !strcmp(gs[i].state, "Pending"));
+		int running = gs[i].state &&
+			      (!strcmp(gs[i].state, "Running") || !strcmp(gs[i].state, "Pending"));
 		int master_alive = 0;
 		for (int x = 0; x < n; x++)
-			if (!strcmp(group_tag(&gs[x], "legion-cluster"), cl) && group_tag(&gs[x], "legion-role") &&
+			if (!strcmp(group_tag(&gs[x], "legion-cluster"), cl) &&
+			    group_tag(&gs[x], "legion-role") &&
 			    !strcmp(group_tag(&gs[x], "legion-role"), "master") && gs[x].state &&
 			    (!strcmp(gs[x].state, "Running") || !strcmp(gs[x].state, "Pending")))
 				master_alive = 1; /* a starting master is alive too */
@@ -1246,7 +1343,8 @@ int main(int argc, char **argv)
 	}
 	o.cmd = find_command(name);
 	if (!o.cmd || !o.cmd->bit) {
-		fprintf(stderr, "%s: '%s' is not a command\nTry 'legion --help'.\n", progname, name);
+		fprintf(stderr, "%s: '%s' is not a command\nTry 'legion --help'.\n", progname,
+			name);
 		return EXIT_USAGE;
 	}
 	defaults(&o);

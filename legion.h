@@ -162,12 +162,12 @@ struct http_req {
 	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
 	const char *body;           /* sent as is; body_len bytes */
 	size_t body_len;
-	const char *ca_pem;      /* trust exactly these certificates (pinning), or NULL */
-	const char *resolve;     /* "host:port:address" (curl's RESOLVE), or NULL */
-	long timeout_ms;         /* whole request; 0 = 60 s; -1 = none (streams) */
-	int tries;               /* 0 = default (6); 1 = no retry */
-	size_t max_body;         /* response cap; 0 = 16 MiB */
-	const char *redact;      /* a secret that must never be printed (e.g. a token) */
+	const char *ca_pem;  /* trust exactly these certificates (pinning), or NULL */
+	const char *resolve; /* "host:port:address" (curl's RESOLVE), or NULL */
+	long timeout_ms;     /* whole request; 0 = 60 s; -1 = none (streams) */
+	int tries;           /* 0 = default (6); 1 = no retry */
+	size_t max_body;     /* response cap; 0 = 16 MiB */
+	const char *redact;  /* a secret that must never be printed (e.g. a token) */
 	/* Streaming: when set, body bytes go here instead of into resp.body; a non-zero
 	 * return aborts the transfer. */
 	int (*on_data)(void *arg, const char *p, size_t n);
@@ -266,17 +266,16 @@ struct command;
 /* The parsed command line. Strings point into argv (not owned) except conf. */
 struct opts {
 	const struct command *cmd; /* legion.c's */
-	const char *backend, *location, *resource_group, *subscription, *master, *name,
-		*image, *klass, *py_files, *jars, *output, *job, *container, *app, *cluster;
-	long long num_executors, executor_cores, executor_mem_mb, driver_cores,
-		driver_mem_mb, idle_timeout, parallel, tail, older_than;
+	const char *backend, *location, *resource_group, *subscription, *master, *name, *image,
+		*klass, *py_files, *jars, *output, *job, *container, *app, *cluster;
+	long long num_executors, executor_cores, executor_mem_mb, driver_cores, driver_mem_mb,
+		idle_timeout, parallel, tail, older_than;
 	int keep_alive, detach, follow, all;
 	const char **conf;
 	int nconf;
 	char **app_args;
 	int napp_args;
 };
-
 
 /* One backend: a plugin behind this interface. Each call returns 0 or -1 with a
  * message printed and *ex set to the exit code main should use. */

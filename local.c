@@ -203,20 +203,20 @@ static char *spec_json(const struct group *g, const char *ip)
 /* The environment of a group's processes: a small base, then the group's own. */
 static char **group_environ(const struct local *l, const struct group *g, const char *ip)
 {
-	static const char *const keep[] = {"HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "TZ",
-					   "USER", "LOGNAME", NULL};
+	static const char *const keep[] = {"HOME", "LANG", "LC_ALL",  "TMPDIR", "JAVA_HOME",
+					   "TZ",   "USER", "LOGNAME", NULL};
 	size_t n = 0, cap = (size_t)g->nenv + 16;
 	char **env = calloc(cap, sizeof *env);
 	if (!env)
 		return NULL;
 	struct buf b = {0};
 	int ok = 1;
-#define PUT(...)                                               \
-	do {                                                   \
-		b.len = 0;                                     \
-		ok = ok && buf_addf(&b, __VA_ARGS__) == 0;     \
-		if (ok && !(env[n++] = strdup(b.p)))           \
-			ok = 0;                                \
+#define PUT(...)                                                                                   \
+	do {                                                                                       \
+		b.len = 0;                                                                         \
+		ok = ok && buf_addf(&b, __VA_ARGS__) == 0;                                         \
+		if (ok && !(env[n++] = strdup(b.p)))                                               \
+			ok = 0;                                                                    \
 	} while (0)
 	for (int i = 0; keep[i]; i++)
 		if (getenv(keep[i]))

@@ -143,7 +143,7 @@ int parse_size_mib(const char *s, long long max_mib, long long *mib)
 		return -1;
 	if (strspn(s, "0123456789.") != (size_t)(end - s))
 		return -1; /* strtod also reads exponents and hex: 1e3g, 0x400m */
-	double scale; /* bytes per unit, then divided into MiB */
+	double scale;      /* bytes per unit, then divided into MiB */
 	switch (tolower((unsigned char)*end)) {
 	case '\0': scale = 1.0 / (1024 * 1024); break;
 	case 'k': scale = 1.0 / 1024; break;
@@ -344,7 +344,8 @@ int sleep_ms(long long ms, volatile int *stop)
 
 int base64_encode(const void *data, size_t n, struct buf *out)
 {
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const unsigned char *p = data;
 	char q[4];
 	for (size_t i = 0; i < n; i += 3) {

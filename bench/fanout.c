@@ -12,7 +12,8 @@
 int main(int argc, char **argv)
 {
 	long long n, par;
-	if (argc != 3 || parse_int(argv[1], 1, 1000, &n) < 0 || parse_int(argv[2], 1, 64, &par) < 0) {
+	if (argc != 3 || parse_int(argv[1], 1, 1000, &n) < 0 ||
+	    parse_int(argv[2], 1, 64, &par) < 0) {
 		fprintf(stderr, "usage: fanout N PARALLEL\n");
 		return EXIT_USAGE;
 	}
@@ -45,8 +46,9 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = be.remove(&be, names, (int)n, &ex);
 	long long t2 = now_ms();
-	printf("{\"groups\":%lld,\"parallel\":%lld,\"createMs\":%lld,\"deleteMs\":%lld,\"ok\":%s}\n", n,
-	       par, t1 - t0, t2 - t1, rc == 0 ? "true" : "false");
+	printf("{\"groups\":%lld,\"parallel\":%lld,\"createMs\":%lld,\"deleteMs\":%lld,\"ok\":%s}"
+	       "\n",
+	       n, par, t1 - t0, t2 - t1, rc == 0 ? "true" : "false");
 	groups_free(gs, (int)n);
 	free(names);
 	be.close(&be);

@@ -150,7 +150,8 @@ int main(int argc, char **argv)
 	}
 	/* fixed ports, so a container platform can expose them (the executor's block
 	 * manager takes 7079 from the application's configuration) */
-	PUSH("--port", "7078", "--webui-port", "8081", "--work-dir", work, "--properties-file", props);
+	PUSH("--port", "7078", "--webui-port", "8081", "--work-dir", work, "--properties-file",
+	     props);
 #undef PUSH
 	if (rc < 0)
 		return EXIT_SOFTWARE;

@@ -118,7 +118,8 @@ static void test_read(void)
 	CHECK(j.t[0].type == JSMN_OBJECT && j.t[0].size == 19, "the top object has 19 members");
 	CHECK(json_skip(&j, 0) == j.n, "json_skip of the root is past every token");
 	CHECK(str_is(&j, "name", "w1"), "json_get + json_str read a string");
-	CHECK(json_eq(&j, json_get(&j, 0, "name"), "w1") && !json_eq(&j, json_get(&j, 0, "name"), "w"),
+	CHECK(json_eq(&j, json_get(&j, 0, "name"), "w1") &&
+		      !json_eq(&j, json_get(&j, 0, "name"), "w"),
 	      "json_eq compares the whole string");
 	CHECK(json_get(&j, 0, "nope") == -1, "json_get of a missing key is -1");
 	CHECK(json_get(&j, json_get(&j, 0, "arr"), "k") == -1, "json_get on an array is -1");
@@ -126,7 +127,8 @@ static void test_read(void)
 	CHECK(json_int(&j, json_get(&j, 0, "n"), &v) == 0 && v == -12, "a negative integer");
 	CHECK(json_int(&j, json_get(&j, 0, "z"), &v) == 0 && v == 0, "zero");
 	CHECK(json_num(&j, json_get(&j, 0, "f"), &d) == 0 && d == 0.5, "a fraction");
-	CHECK(json_num(&j, json_get(&j, 0, "e"), &d) == 0 && d == -1500, "a negative exponent form");
+	CHECK(json_num(&j, json_get(&j, 0, "e"), &d) == 0 && d == -1500,
+	      "a negative exponent form");
 	CHECK(json_num(&j, json_get(&j, 0, "E"), &d) == 0 && d == 200, "an upper-case E with +");
 	CHECK(json_int(&j, json_get(&j, 0, "f"), &v) == -1, "json_int refuses a fraction");
 	CHECK(json_int(&j, json_get(&j, 0, "e"), &v) == -1, "json_int refuses an exponent");
@@ -140,21 +142,25 @@ static void test_read(void)
 	CHECK(json_bool(&j, json_get(&j, 0, "fa")) == 0, "false");
 	CHECK(json_bool(&j, json_get(&j, 0, "nu")) == -1, "null is not a bool");
 	CHECK(json_bool(&j, json_get(&j, 0, "n")) == -1, "a number is not a bool");
-	CHECK(json_bool(&j, json_path(&j, 0, "imds.word")) == -1, "the string \"true\" is not a bool");
+	CHECK(json_bool(&j, json_path(&j, 0, "imds.word")) == -1,
+	      "the string \"true\" is not a bool");
 	CHECK(json_str(&j, json_get(&j, 0, "n")) == NULL, "json_str of a number is NULL");
 	CHECK(json_str(&j, -1) == NULL, "json_str of an absent value is NULL");
 
 	/* IMDS sends numbers as strings */
 	CHECK(json_int(&j, json_path(&j, 0, "imds.expires_in"), &v) == 0 && v == 3599,
 	      "json_int reads \"3599\" (IMDS)");
-	CHECK(json_int(&j, json_path(&j, 0, "imds.neg"), &v) == 0 && v == -5, "json_int reads \"-5\"");
+	CHECK(json_int(&j, json_path(&j, 0, "imds.neg"), &v) == 0 && v == -5,
+	      "json_int reads \"-5\"");
 	CHECK(json_int(&j, json_path(&j, 0, "imds.junk"), &v) == -1, "json_int refuses \"12abc\"");
 	CHECK(json_int(&j, json_path(&j, 0, "imds.empty"), &v) == -1, "json_int refuses \"\"");
 	CHECK(json_int(&j, json_path(&j, 0, "imds.word"), &v) == -1, "json_int refuses \"true\"");
-	CHECK(json_num(&j, json_path(&j, 0, "imds.frac"), &d) == 0 && d == 1.5, "json_num reads \"1.5\"");
+	CHECK(json_num(&j, json_path(&j, 0, "imds.frac"), &d) == 0 && d == 1.5,
+	      "json_num reads \"1.5\"");
 
 	/* paths, arrays, skipping */
-	CHECK(json_int(&j, json_path(&j, 0, "obj.deep.x.2"), &v) == 0 && v == 30, "json_path obj.deep.x.2");
+	CHECK(json_int(&j, json_path(&j, 0, "obj.deep.x.2"), &v) == 0 && v == 30,
+	      "json_path obj.deep.x.2");
 	CHECK(json_int(&j, json_path(&j, 0, "arr.1.0"), &v) == 0 && v == 2, "json_path arr.1.0");
 	CHECK(str_is(&j, "arr.2.k", "v"), "json_path arr.2.k");
 	CHECK(json_path(&j, 0, "arr.3") == -1, "json_path past the end of an array is -1");
@@ -168,7 +174,8 @@ static void test_read(void)
 	CHECK(json_at(&j, arr, 0) == arr + 1, "json_at 0 is the first element");
 	CHECK(json_at(&j, arr, 2) >= 0 && j.t[json_at(&j, arr, 2)].type == JSMN_OBJECT,
 	      "json_at 2 skips the nested array");
-	CHECK(json_at(&j, arr, 3) == -1 && json_at(&j, arr, -1) == -1, "json_at out of range is -1");
+	CHECK(json_at(&j, arr, 3) == -1 && json_at(&j, arr, -1) == -1,
+	      "json_at out of range is -1");
 	CHECK(json_at(&j, 0, 0) == -1, "json_at on an object is -1");
 	CHECK(json_skip(&j, arr) == json_get(&j, 0, "obj") - 1, "json_skip passes a whole array");
 	CHECK(json_skip(&j, j.n + 5) == j.n, "json_skip past the end is n");
@@ -179,13 +186,28 @@ static void test_read(void)
 
 	/* string escapes */
 	static const char *const want[] = {
-		"a\nb", "q\"q", "s/s", "b\\s", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-		"\xf0\x9f\x98\x80", "\b\f\r\t", "h\xc3\xa9llo",
+		"a\nb",
+		"q\"q",
+		"s/s",
+		"b\\s",
+		"\xc3\xa9",
+		"\xe2\x82\xac",
+		"\xf0\x9f\x98\x80",
+		"\xf0\x9f\x98\x80",
+		"\b\f\r\t",
+		"h\xc3\xa9llo",
 	};
 	static const char *const what[] = {
-		"\\n", "\\\"", "\\/", "\\\\", "\\u00e9 to 2-byte UTF-8", "\\u20AC to 3-byte UTF-8",
-		"a surrogate pair to 4-byte UTF-8", "an upper-case surrogate pair",
-		"\\b \\f \\r \\t", "raw UTF-8 passes through",
+		"\\n",
+		"\\\"",
+		"\\/",
+		"\\\\",
+		"\\u00e9 to 2-byte UTF-8",
+		"\\u20AC to 3-byte UTF-8",
+		"a surrogate pair to 4-byte UTF-8",
+		"an upper-case surrogate pair",
+		"\\b \\f \\r \\t",
+		"raw UTF-8 passes through",
 	};
 	for (int i = 0; i < 10; i++) {
 		char path[16];
@@ -195,7 +217,8 @@ static void test_read(void)
 	char small[4];
 	CHECK(json_strcpy(&j, json_get(&j, 0, "name"), small, 3) == 0 && !strcmp(small, "w1"),
 	      "json_strcpy into a buffer that fits");
-	CHECK(json_strcpy(&j, json_get(&j, 0, "name"), small, 2) == -1, "json_strcpy refuses to truncate");
+	CHECK(json_strcpy(&j, json_get(&j, 0, "name"), small, 2) == -1,
+	      "json_strcpy refuses to truncate");
 	json_free(&j);
 	CHECK(j.t == NULL && j.n == 0, "json_free leaves the struct empty");
 
@@ -205,12 +228,13 @@ static void test_read(void)
 	CHECK(parse_rc("[\"\\u12G4\"]", 10) == -1, "a non-hex \\u escape is malformed");
 	CHECK(parse_rc("[\"\\u12\"]", 8) == -1, "a short \\u escape is malformed");
 	static const char *const bad_str[] = {
-		"[\"\\ud800\"]", "[\"\\udc00\"]", "[\"\\ud800x\"]", "[\"\\ud800\\u0041\"]",
+		"[\"\\ud800\"]",        "[\"\\udc00\"]", "[\"\\ud800x\"]",  "[\"\\ud800\\u0041\"]",
 		"[\"\\ud800\\ud800\"]", "[\"\\u0000\"]", "[\"a\\u0000b\"]",
 	};
 	static const char *const bad_what[] = {
-		"a lone high surrogate", "a lone low surrogate", "a high surrogate before text",
-		"a high surrogate before a non-surrogate", "two high surrogates", "\\u0000",
+		"a lone high surrogate",        "a lone low surrogate",
+		"a high surrogate before text", "a high surrogate before a non-surrogate",
+		"two high surrogates",          "\\u0000",
 		"\\u0000 inside text",
 	};
 	for (int i = 0; i < 7; i++) {
@@ -227,7 +251,8 @@ static void test_read(void)
 	buf_free(&b);
 	CHECK(json_unescape("\\u00", 4, &b) == -1, "json_unescape refuses a cut \\u escape");
 	buf_free(&b);
-	CHECK(json_unescape("", 0, &b) == 0 && b.p && b.len == 0, "json_unescape of nothing is \"\"");
+	CHECK(json_unescape("", 0, &b) == 0 && b.p && b.len == 0,
+	      "json_unescape of nothing is \"\"");
 	buf_free(&b);
 }
 
@@ -252,14 +277,18 @@ static int feed(const char *s, size_t n, size_t (*next)(size_t at, size_t n), in
 		if (rc != (at < end ? JSON_MORE : 0))
 			ok = 0;
 		else if (rc == 0)
-			ok = same_tokens(&whole, &inc) && json_get(&inc, 0, "esc") == json_get(&whole, 0, "esc");
+			ok = same_tokens(&whole, &inc) &&
+			     json_get(&inc, 0, "esc") == json_get(&whole, 0, "esc");
 		free(copy);
 	}
 	json_free(&whole);
 	json_free(&inc);
 	return ok;
 }
-static size_t one_byte(size_t at, size_t n) { return at + 1 <= n ? at + 1 : n; }
+static size_t one_byte(size_t at, size_t n)
+{
+	return at + 1 <= n ? at + 1 : n;
+}
 static size_t random_chunk(size_t at, size_t n)
 {
 	size_t k = at + 1 + rnd() % 16;
@@ -286,7 +315,8 @@ static void test_incremental(void)
 	struct buf big = {0};
 	buf_adds(&big, "[");
 	for (int i = 0; i < 2000; i++)
-		buf_addf(&big, "%s{\"i\":%d,\"s\":\"x\\u00e9\\n%d\",\"f\":%d.25e-1,\"b\":[true,null]}",
+		buf_addf(&big,
+			 "%s{\"i\":%d,\"s\":\"x\\u00e9\\n%d\",\"f\":%d.25e-1,\"b\":[true,null]}",
 			 i ? "," : "", i, i, -i);
 	buf_adds(&big, "]");
 	ok = 1;
@@ -369,7 +399,10 @@ static void test_malformed(void)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int rc = parse_rc(cases[i].s, strlen(cases[i].s));
 		CHECK(rc == cases[i].rc, "%s: %s (got %d)", cases[i].what,
-		      cases[i].rc == 0 ? "0" : cases[i].rc < 0 ? "-1 with a message" : "JSON_MORE", rc);
+		      cases[i].rc == 0  ? "0"
+		      : cases[i].rc < 0 ? "-1 with a message"
+					: "JSON_MORE",
+		      rc);
 	}
 
 	/* NUL bytes: before, inside and after a document */
@@ -396,7 +429,8 @@ static void test_malformed(void)
 	CHECK(k == DEEP - 1, "json_at walks all 10,000 levels");
 	json_free(&j);
 	CHECK(parse_rc(s, DEEP) == JSON_MORE, "10,000 unclosed arrays are JSON_MORE");
-	CHECK(parse_rc(s, 2 * DEEP - 1) == JSON_MORE, "10,000 arrays with one left open are JSON_MORE");
+	CHECK(parse_rc(s, 2 * DEEP - 1) == JSON_MORE,
+	      "10,000 arrays with one left open are JSON_MORE");
 	CHECK(parse_rc(s, 2 * DEEP + 1) == -1, "10,000 arrays with one bracket too many are -1");
 	free(s);
 
@@ -499,11 +533,12 @@ static void test_writer(void)
 	jw_strn(&w, "cut", "abc", 2);
 	jw_int(&w, "k\"e\\y\n", 2);
 	jw_end(&w);
-	const char *want = "{\"s\":\"q\\\"b\\\\s/\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f "
-			   "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\","
-			   "\"min\":-9223372036854775808,\"pi\":3.25,\"t\":true,\"f\":false,"
-			   "\"n\":null,\"nul\":null,\"a\":[1,{},[]],\"raw\":{\"x\":1},\"cut\":\"ab\","
-			   "\"k\\\"e\\\\y\\n\":2}";
+	const char *want =
+		"{\"s\":\"q\\\"b\\\\s/\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f "
+		"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\","
+		"\"min\":-9223372036854775808,\"pi\":3.25,\"t\":true,\"f\":false,"
+		"\"n\":null,\"nul\":null,\"a\":[1,{},[]],\"raw\":{\"x\":1},\"cut\":\"ab\","
+		"\"k\\\"e\\\\y\\n\":2}";
 	CHECK(doc_is(&w, want, got, sizeof got),
 	      "the writer escapes quotes, backslashes, control characters and 0x7f, passes UTF-8 "
 	      "through, and nests");
@@ -539,7 +574,8 @@ static void test_writer(void)
 	CHECK(num_is(123456789012.0, "123456789012"), "jw_num 123456789012");
 	CHECK(num_is(1e21, "1e+21"), "jw_num 1e21");
 	CHECK(num_is(NAN, "null") && num_is(INFINITY, "null"), "jw_num NaN and Infinity are null");
-	double hard[] = {1.0 / 3, 2.0 / 3, 0.1 + 0.2, DBL_MAX, DBL_MIN, 5e-324, -1e-7, 4.35, 1e15 + 0.5};
+	double hard[] = {1.0 / 3, 2.0 / 3, 0.1 + 0.2, DBL_MAX,   DBL_MIN,
+			 5e-324,  -1e-7,   4.35,      1e15 + 0.5};
 	int ok = 1, inexact = 0;
 	for (size_t i = 0; i < sizeof hard / sizeof hard[0]; i++) {
 		if (!libc_exact(hard[i])) {
@@ -551,8 +587,8 @@ static void test_writer(void)
 		jw_end(&w);
 		out = jw_finish(&w, NULL);
 		double d = 0;
-		ok = ok && out && json_parse(&j, out, strlen(out), err) == 0 && json_num(&j, 1, &d) == 0 &&
-		     d == hard[i];
+		ok = ok && out && json_parse(&j, out, strlen(out), err) == 0 &&
+		     json_num(&j, 1, &d) == 0 && d == hard[i];
 		json_free(&j);
 		free(out);
 	}
@@ -580,9 +616,11 @@ static void test_writer(void)
 			printf("# jw_num(%.17g) gave %s\n", v, out ? out : "(NULL)");
 		free(out);
 	}
-	CHECK(ok, "jw_num: 2,000 random doubles read back exactly, valid JSON, never longer than %%.17g");
+	CHECK(ok, "jw_num: 2,000 random doubles read back exactly, valid JSON, never longer than "
+		  "%%.17g");
 	if (inexact)
-		printf("# %d values left out: the C library's own %%.17g did not read back (valgrind "
+		printf("# %d values left out: the C library's own %%.17g did not read back "
+		       "(valgrind "
 		       "emulates x87 long double with 64 bits)\n",
 		       inexact);
 
@@ -599,7 +637,8 @@ static void test_writer(void)
 	jw_obj(&w, NULL);
 	jw_int(&w, NULL, 1);
 	jw_end(&w);
-	CHECK(doc_is(&w, NULL, got, sizeof got), "a value without a key inside an object fails (got %s)", got);
+	CHECK(doc_is(&w, NULL, got, sizeof got),
+	      "a value without a key inside an object fails (got %s)", got);
 	jw_arr(&w, NULL);
 	jw_int(&w, "k", 1);
 	jw_end(&w);
@@ -625,14 +664,17 @@ static void test_writer(void)
 		jw_arr(&w, NULL);
 	for (int i = 0; i < 64; i++)
 		jw_end(&w);
-	CHECK(doc_is(&w, NULL, got, sizeof got), "64 levels of nesting fail instead of overflowing");
+	CHECK(doc_is(&w, NULL, got, sizeof got),
+	      "64 levels of nesting fail instead of overflowing");
 	jw_obj(&w, NULL);
 	jw_str(&w, "again", "yes");
 	jw_end(&w);
-	CHECK(doc_is(&w, "{\"again\":\"yes\"}", got, sizeof got), "the writer works again after an error");
+	CHECK(doc_is(&w, "{\"again\":\"yes\"}", got, sizeof got),
+	      "the writer works again after an error");
 
 	struct buf b = {0};
-	CHECK(json_quote(&b, "a\0b", 3) == 0 && !strcmp(b.p, "\"a\\u0000b\""), "json_quote escapes a NUL");
+	CHECK(json_quote(&b, "a\0b", 3) == 0 && !strcmp(b.p, "\"a\\u0000b\""),
+	      "json_quote escapes a NUL");
 	buf_free(&b);
 }
 
@@ -658,7 +700,8 @@ static void test_util(void)
 
 	/* base64 */
 	static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-	static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+	static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+					  "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
 	int ok = 1;
 	for (int i = 0; i < 7; i++) {
 		struct buf e = {0}, d = {0};
@@ -676,7 +719,8 @@ static void test_util(void)
 			raw[i] = (unsigned char)rnd();
 		struct buf e = {0}, d = {0};
 		ok = base64_encode(raw, (size_t)n, &e) == 0 && e.len == (size_t)(n + 2) / 3 * 4 &&
-		     base64_decode(e.p, e.len, &d) == 0 && d.len == (size_t)n && !memcmp(d.p, raw, (size_t)n);
+		     base64_decode(e.p, e.len, &d) == 0 && d.len == (size_t)n &&
+		     !memcmp(d.p, raw, (size_t)n);
 		buf_free(&e);
 		buf_free(&d);
 	}
@@ -695,13 +739,40 @@ static void test_util(void)
 		const char *s;
 		long long mib; /* -1: refused */
 	} sizes[] = {
-		{"8g", 8192}, {"512m", 512}, {"1.5g", 1536}, {"2048M", 2048}, {"1024k", 1},
-		{"8G", 8192}, {"8gb", 8192}, {"8GiB", 8192}, {"1536k", 2}, {"1048576", 1},
-		{"14g", 14336}, {"0", -1}, {"0g", -1}, {"-1", -1}, {"-1g", -1}, {"8x", -1},
-		{"1e3g", -1}, {"1e3", -1}, {"0x400m", -1}, {"", -1}, {"g", -1}, {".5g", -1},
-		{"8 g", -1}, {"8g ", -1}, {" 8g", -1}, {"8gbx", -1}, {"1..5g", -1}, {"1k", -1},
-		{"14.1g", -1}, {"15g", -1}, {"99999999999999999999g", -1}, {"1e400g", -1},
-		{"inf", -1}, {"nan", -1},
+		{"8g", 8192},
+		{"512m", 512},
+		{"1.5g", 1536},
+		{"2048M", 2048},
+		{"1024k", 1},
+		{"8G", 8192},
+		{"8gb", 8192},
+		{"8GiB", 8192},
+		{"1536k", 2},
+		{"1048576", 1},
+		{"14g", 14336},
+		{"0", -1},
+		{"0g", -1},
+		{"-1", -1},
+		{"-1g", -1},
+		{"8x", -1},
+		{"1e3g", -1},
+		{"1e3", -1},
+		{"0x400m", -1},
+		{"", -1},
+		{"g", -1},
+		{".5g", -1},
+		{"8 g", -1},
+		{"8g ", -1},
+		{" 8g", -1},
+		{"8gbx", -1},
+		{"1..5g", -1},
+		{"1k", -1},
+		{"14.1g", -1},
+		{"15g", -1},
+		{"99999999999999999999g", -1},
+		{"1e400g", -1},
+		{"inf", -1},
+		{"nan", -1},
 	};
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
 		long long mib = -7;
@@ -709,12 +780,14 @@ static void test_util(void)
 		if (sizes[i].mib < 0)
 			CHECK(rc == -1 && mib == -7, "parse_size_mib refuses '%s'", sizes[i].s);
 		else
-			CHECK(rc == 0 && mib == sizes[i].mib, "parse_size_mib '%s' is %lld MiB (got %lld)",
-			      sizes[i].s, sizes[i].mib, mib);
+			CHECK(rc == 0 && mib == sizes[i].mib,
+			      "parse_size_mib '%s' is %lld MiB (got %lld)", sizes[i].s,
+			      sizes[i].mib, mib);
 	}
 	long long v = 0;
 	CHECK(parse_size_mib(NULL, 1024, &v) == -1, "parse_size_mib refuses NULL");
-	CHECK(parse_size_mib("8t", INT64_MAX, &v) == 0 && v == 8 << 20, "parse_size_mib '8t' with no cap");
+	CHECK(parse_size_mib("8t", INT64_MAX, &v) == 0 && v == 8 << 20,
+	      "parse_size_mib '8t' with no cap");
 
 	/* whole numbers */
 	static const struct {
@@ -722,11 +795,20 @@ static void test_util(void)
 		long long lo, hi, want; /* want -1 with lo 0: refused */
 		int rc;
 	} ints[] = {
-		{"42", 1, 256, 42, 0}, {"1", 1, 256, 1, 0}, {"256", 1, 256, 256, 0},
-		{"0", 1, 256, 0, -1}, {"257", 1, 256, 0, -1}, {"-1", 1, 256, 0, -1},
-		{"-1", -5, 5, -1, 0}, {"abc", 1, 256, 0, -1}, {"", 1, 256, 0, -1},
-		{" 1", 1, 256, 0, -1}, {"1 ", 1, 256, 0, -1}, {"1.0", 1, 256, 0, -1},
-		{"0x10", 0, 256, 0, -1}, {"2x", 1, 256, 0, -1},
+		{"42", 1, 256, 42, 0},
+		{"1", 1, 256, 1, 0},
+		{"256", 1, 256, 256, 0},
+		{"0", 1, 256, 0, -1},
+		{"257", 1, 256, 0, -1},
+		{"-1", 1, 256, 0, -1},
+		{"-1", -5, 5, -1, 0},
+		{"abc", 1, 256, 0, -1},
+		{"", 1, 256, 0, -1},
+		{" 1", 1, 256, 0, -1},
+		{"1 ", 1, 256, 0, -1},
+		{"1.0", 1, 256, 0, -1},
+		{"0x10", 0, 256, 0, -1},
+		{"2x", 1, 256, 0, -1},
 		{"9223372036854775807", INT64_MIN, INT64_MAX, INT64_MAX, 0},
 		{"9223372036854775808", INT64_MIN, INT64_MAX, 0, -1},
 		{"-9223372036854775809", INT64_MIN, INT64_MAX, 0, -1},
@@ -745,9 +827,11 @@ static void test_util(void)
 		const char *s;
 		long long secs; /* -1: refused */
 	} durs[] = {
-		{"90", 90}, {"90s", 90}, {"5m", 300}, {"1h", 3600}, {"2d", 172800}, {"0", 0},
-		{"7d", 604800}, {"8d", -1}, {"-5", -1}, {"5x", -1}, {"5mm", -1}, {"5 m", -1},
-		{"", -1}, {"1.5h", -1}, {"m", -1}, {"99999999999999999999", -1}, {"5M", -1},
+		{"90", 90},     {"90s", 90},  {"5m", 300},    {"1h", 3600},
+		{"2d", 172800}, {"0", 0},     {"7d", 604800}, {"8d", -1},
+		{"-5", -1},     {"5x", -1},   {"5mm", -1},    {"5 m", -1},
+		{"", -1},       {"1.5h", -1}, {"m", -1},      {"99999999999999999999", -1},
+		{"5M", -1},
 	};
 	for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++) {
 		v = -7;
@@ -755,8 +839,8 @@ static void test_util(void)
 		if (durs[i].secs < 0)
 			CHECK(rc == -1 && v == -7, "parse_duration refuses '%s'", durs[i].s);
 		else
-			CHECK(rc == 0 && v == durs[i].secs, "parse_duration '%s' is %llds", durs[i].s,
-			      durs[i].secs);
+			CHECK(rc == 0 && v == durs[i].secs, "parse_duration '%s' is %llds",
+			      durs[i].s, durs[i].secs);
 	}
 }
 
@@ -768,8 +852,10 @@ int main(void)
 		void (*fn)(void);
 		const char *name;
 	} parts[] = {
-		{test_read, "reading"},     {test_incremental, "incremental parsing"},
-		{test_malformed, "malformed input"}, {test_writer, "the writer"},
+		{test_read, "reading"},
+		{test_incremental, "incremental parsing"},
+		{test_malformed, "malformed input"},
+		{test_writer, "the writer"},
 		{test_util, "util.c"},
 	};
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
