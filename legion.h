@@ -407,7 +407,7 @@ int agent_opt_secs(int opt, const char *arg, long long hi, long long *secs);
 int agent_usage(int opt, const char *usage);
 /* One POST /v1/workers with executors (-1 = unknown) and a whole-request timeout.
  * Returns the HTTP status (0 when no answer arrived); on 2xx sets *stop from the
- * answer's "stop". */
-long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop);
+ * answer's "stop" and *busy from "busy" (a job waits or runs on the master). */
+long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop, int *busy);
 
 #endif

@@ -79,7 +79,7 @@ cluster=$(jq -r .cluster <<<"$out") job=$(jq -r .job <<<"$out")
 pids_of() { # helper processes of this cluster, by name
 	local p
 	for p in /proc/[0-9]*; do
-		tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "LEGION_CLUSTER=$cluster" || continue
+		tr "\\0" "\\n" 2>/dev/null <"$p/environ" | grep -qx "LEGION_CLUSTER=$cluster" || continue
 		[ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"
 	done
 	return 0

@@ -355,7 +355,7 @@ void agent_free(struct agent *a)
 	a->cert = NULL;
 }
 
-long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop)
+long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop, int *busy)
 {
 	char addr[64], auth[600];
 	/* the master's address may only resolve once its container is up: every try */
@@ -403,9 +403,11 @@ long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop)
 		warnx_("%s", r.err);
 	if (status >= 200 && status < 300) {
 		struct json j = {0};
-		*stop = 0;
-		if (json_parse(&j, r.body.p ? r.body.p : "", r.body.len, NULL) == 0)
+		*stop = *busy = 0;
+		if (json_parse(&j, r.body.p ? r.body.p : "", r.body.len, NULL) == 0) {
 			*stop = json_bool(&j, json_get(&j, 0, "stop")) == 1;
+			*busy = json_bool(&j, json_get(&j, 0, "busy")) == 1;
+		}
 		json_free(&j);
 	} else if (status) {
 		warnx_("%s", r.err[0] ? r.err : "unexpected answer");

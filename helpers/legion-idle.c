@@ -213,17 +213,12 @@ int main(int argc, char **argv)
 		}
 		if (got_signal)
 			break;
-		int n = executors(wurl);
+		/* heartbeat first: the master knows of a job before its executors exist */
+		int n = executors(wurl), stop = 0, busy = 0;
+		long st = agent_heartbeat(&a, n, hb_timeout, &stop, &busy);
 		long long now = now_ms();
-		if (n > 0)
+		if (n > 0 || (busy && st >= 200 && st < 300))
 			last_busy = now;
-		if (idle > 0 && now - last_busy >= idle * 1000) {
-			why = "idle";
-			break;
-		}
-		int stop = 0;
-		long st = agent_heartbeat(&a, n, hb_timeout, &stop);
-		now = now_ms();
 		if (st >= 200 && st < 300) {
 			last_ok = now;
 			if (stop) {
@@ -236,6 +231,10 @@ int main(int argc, char **argv)
 			break;
 		} else if (now - last_ok >= unreach * 1000) {
 			why = "the master is unreachable";
+			break;
+		}
+		if (idle > 0 && now - last_busy >= idle * 1000) {
+			why = "idle";
 			break;
 		}
 		if (got_signal)

@@ -129,6 +129,15 @@ static void changed(void)
 	pthread_cond_broadcast(&st.cv);
 }
 
+/* 1 while a job waits or runs (call with the lock held). */
+static int jobs_busy(void)
+{
+	for (struct job *j = st.jobs; j; j = j->next)
+		if (j->state <= J_RUNNING)
+			return 1;
+	return 0;
+}
+
 /* Waits for a change, at most ms. */
 static void wait_change(long ms)
 {
@@ -930,10 +939,7 @@ static void h_status(struct req *r)
 	long long now = now_ms();
 	jw_bool(&w, "stopping", st.stopping);
 	jw_int(&w, "idleTimeout", cfg.idle_s);
-	int busy = 0;
-	for (struct job *j = st.jobs; j; j = j->next)
-		busy |= j->state <= J_RUNNING;
-	jw_int(&w, "idleSeconds", busy ? 0 : (now - st.idle_since) / 1000);
+	jw_int(&w, "idleSeconds", jobs_busy() ? 0 : (now - st.idle_since) / 1000);
 	jw_arr(&w, "workers");
 	for (int i = 0; i < st.nworkers; i++) {
 		const struct worker *k = &st.workers[i];
@@ -1017,7 +1023,7 @@ static void h_workers(struct req *r)
 			warnx_("worker %s registered from %s", name, host);
 		}
 	}
-	int stop = st.stopping;
+	int stop = st.stopping, busy = jobs_busy();
 	if (w) {
 		snprintf(w->host, sizeof w->host, "%s", host);
 		w->cores = cores;
@@ -1036,6 +1042,7 @@ static void h_workers(struct req *r)
 	jw_obj(&d, NULL);
 	jw_bool(&d, "ok", 1);
 	jw_bool(&d, "stop", stop);
+	jw_bool(&d, "busy", busy); /* a job waits or runs: workers are not idle */
 	jw_end(&d);
 	reply_doc(r, 200, &d, NULL);
 out:
@@ -2068,11 +2075,8 @@ int main(int argc, char **argv)
 		int sig = got_signal;
 		lock();
 		pid_t master = st.master;
-		int busy = 0;
-		for (struct job *j = st.jobs; j; j = j->next)
-			busy |= j->state <= J_RUNNING;
-		int idle_now =
-			!busy && cfg.idle_s > 0 && now_ms() - st.idle_since >= cfg.idle_s * 1000;
+		int idle_now = !jobs_busy() && cfg.idle_s > 0 &&
+			       now_ms() - st.idle_since >= cfg.idle_s * 1000;
 		int waiting = 0; /* workers heard from lately that were not yet told to stop */
 		for (int i = 0; i < st.nworkers; i++)
 			waiting += !st.workers[i].told_stop &&

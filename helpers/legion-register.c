@@ -81,12 +81,12 @@ int main(int argc, char **argv)
 	}
 
 	long long end = now_ms() + limit * 1000, wait = 1000;
-	int stop = 0, tries = 0;
+	int stop = 0, busy = 0, tries = 0;
 	long status = 0;
 	for (;;) {
 		long long left = end - now_ms();
 		status = agent_heartbeat(&a, -1, left < 10000 ? (left > 1000 ? left : 1000) : 10000,
-					 &stop);
+					 &stop, &busy);
 		tries++;
 		if ((status >= 200 && status < 300) || status == 401 || status == 403 ||
 		    (status >= 400 && status < 500 && status != 408 && status != 429))

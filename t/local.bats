@@ -148,3 +148,18 @@ EOF
 	run legion delete "$id" # idempotent
 	[ "$status" -eq 0 ]
 }
+
+@test "workers do not idle out while a job is starting, even with a short idle timeout" {
+	cat >late.py <<'EOF2'
+import time
+time.sleep(8)  # a slow start: longer than the idle timeout, before any executor exists
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("late").getOrCreate()
+print("sum", spark.sparkContext.parallelize(range(10), 2).sum())
+EOF2
+	run --separate-stderr timeout 180 legion submit --num-executors 1 --executor-memory 512m \
+		--idle-timeout 3 late.py
+	echo "$stderr" | grep '^legion:'
+	[ "$status" -eq 0 ]
+	[ "$output" = "sum 45" ]
+}
