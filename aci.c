@@ -406,6 +406,19 @@ static int ensure_rg(struct aci *a, int *ex)
 	return rc;
 }
 
+/* "ports": [{"port":N,"protocol":"TCP"}...], as containers and ipAddress both take. */
+static void jw_ports(struct jw *w, const int *ports, int n)
+{
+	jw_arr(w, "ports");
+	for (int i = 0; i < n; i++) {
+		jw_obj(w, NULL);
+		jw_int(w, "port", ports[i]);
+		jw_str(w, "protocol", "TCP");
+		jw_end(w);
+	}
+	jw_end(w);
+}
+
 /* The ARM document for one group: secrets only as secureValue. Owned. */
 static char *group_body(const struct aci *a, const struct group *g)
 {
@@ -455,14 +468,7 @@ static char *group_body(const struct aci *a, const struct group *g)
 	jw_num(&w, "memoryInGB", ceil((double)g->memory_mb / 1024.0 * 10.0) / 10.0);
 	jw_end(&w);
 	jw_end(&w);
-	jw_arr(&w, "ports");
-	for (int i = 0; i < np; i++) {
-		jw_obj(&w, NULL);
-		jw_int(&w, "port", ports[i]);
-		jw_str(&w, "protocol", "TCP");
-		jw_end(&w);
-	}
-	jw_end(&w);
+	jw_ports(&w, ports, np);
 	jw_end(&w); /* container properties */
 	jw_end(&w); /* container */
 	jw_end(&w); /* containers */
@@ -470,14 +476,7 @@ static char *group_body(const struct aci *a, const struct group *g)
 	jw_str(&w, "type", "Public");
 	if (g->dns_label)
 		jw_str(&w, "dnsNameLabel", g->dns_label);
-	jw_arr(&w, "ports");
-	for (int i = 0; i < np; i++) {
-		jw_obj(&w, NULL);
-		jw_int(&w, "port", ports[i]);
-		jw_str(&w, "protocol", "TCP");
-		jw_end(&w);
-	}
-	jw_end(&w);
+	jw_ports(&w, ports, np);
 	jw_end(&w); /* ipAddress */
 	jw_end(&w); /* properties */
 	jw_end(&w);

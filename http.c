@@ -24,6 +24,10 @@
 #define THROTTLE_TRIES 30 /* extra tries a request may spend on 429s, within the budget */
 
 volatile int http_stop;
+/* Throttling seen by the last fan-out, carried into the next: how many may run at once
+ * (0 = no limit) and no start before this time. */
+static int throttle_limit;
+static long long throttle_hold;
 
 static CURLM *multi;
 static struct curl_blob roots_blob;
@@ -432,11 +436,13 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 	}
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)parallel);
 	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 64L);
-	/* a 429 halves how many run at once and holds every start back until its
-	 * Retry-After; each success lets one more run again: a throttled fan-out slows
+	/* a 429 drops to one at a time and holds every start back until its
+	 * Retry-After; each round of successes lets one more run: a throttled fan-out slows
 	 * down instead of spending its tries */
-	int active = 0, left = n, limit = parallel;
-	long long hold = 0;
+	int active = 0, left = n, limit = parallel, grown = 0;
+	if (throttle_limit > 0 && throttle_limit < limit)
+		limit = throttle_limit; /* a server that throttled us a moment ago still does */
+	long long hold = throttle_hold;
 	while (left > 0) {
 		long long now = now_ms(), wake;
 		for (int i = 0; i < n && active < limit; i++) {
@@ -469,11 +475,17 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 			active--;
 			finished(x, msg->data.result);
 			if (x->resp->status == 429) {
-				limit = limit > 1 ? limit / 2 : 1;
+				limit = 1; /* start again slowly after Retry-After */
+				grown = 0;
 				if (!x->done && x->next_ms > hold)
 					hold = x->next_ms;
-			} else if (x->resp->status > 0 && x->resp->status < 400 && limit < parallel)
+			} else if (x->resp->status > 0 && x->resp->status < 400 &&
+				   limit < parallel && now_ms() > hold + 1000 && ++grown >= limit) {
+				/* one more in flight per round of successes, once the server
+				 * has had a second to refill what it refused */
 				limit++;
+				grown = 0;
+			}
 			if (x->done)
 				left--;
 		}
@@ -510,6 +522,10 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 			else
 				sleep_ms(ms, &http_stop);
 		}
+	}
+	if (n > 1 || limit < parallel) { /* a lone request says nothing of a fan-out */
+		throttle_limit = limit < parallel ? limit : 0;
+		throttle_hold = hold;
 	}
 	int failed = 0;
 	for (int i = 0; i < n; i++) {

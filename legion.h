@@ -75,6 +75,8 @@ int write_file(const char *path, const void *p, size_t n, mode_t mode);
 void legion_home(char *out, size_t n);
 /* mkdir -p with mode for each created folder. */
 int mkdirs(const char *path, mode_t mode);
+/* A wait status as a shell reports it: the exit code, or 128 + the signal. */
+int exit_status(int wstatus);
 /* Monotonic milliseconds. */
 long long now_ms(void);
 /* Sleeps ms, returning early (with 1) when *stop becomes non-zero. */

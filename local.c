@@ -295,7 +295,7 @@ static void supervise(const char *dir, char **argv, char **env, int ready)
 	if (pid > 0) {
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
-		code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		code = exit_status(st);
 	}
 	char num[16];
 	int len = snprintf(num, sizeof num, "%d\n", code);

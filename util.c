@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -427,4 +428,13 @@ int mkdirs(const char *path, mode_t mode)
 		*p = '/';
 	}
 	return mkdir(tmp, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int exit_status(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return 255;
 }

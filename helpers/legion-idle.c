@@ -42,15 +42,6 @@ static void on_child(int sig)
 	wake = 1;
 }
 
-static int status_code(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return 255;
-}
-
 /* Sends sig to PROG's group, waits up to STOP_GRACE_MS, then SIGKILLs what is left.
  * Returns PROG's wait status. */
 static int stop_child(pid_t pid, int sig)
@@ -204,7 +195,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		wake = 0;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
-			code = status_code(status);
+			code = exit_status(status);
 			warnx_("%s exited with status %d", argv[optind], code);
 			kill(-pid, SIGKILL); /* its executors, if any are left */
 			http_cleanup();

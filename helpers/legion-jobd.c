@@ -223,15 +223,6 @@ static int stop_group(pid_t pid, long grace_ms)
 	return status;
 }
 
-static int exit_code_of(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return 255;
-}
-
 static void set_cloexec(int fd)
 {
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -530,7 +521,7 @@ done:
 	lock();
 	j->pid = 0;
 	j->log_len = l.len;
-	j->exit_code = exit_code_of(status);
+	j->exit_code = exit_status(status);
 	j->state = j->kill_ms ? J_KILLED : j->exit_code == 0 ? J_SUCCEEDED : J_FAILED;
 	j->ended = (long long)time(NULL);
 	st.idle_since = now_ms();
@@ -2090,7 +2081,7 @@ int main(int argc, char **argv)
 			unlock();
 			if (phase == RUN && !sig) {
 				warnx_("fatal: spark master exited (status %d)",
-				       exit_code_of(status));
+				       exit_status(status));
 				tail_master_log();
 				ex = EXIT_UNAVAIL;
 				phase = DONE;

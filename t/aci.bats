@@ -315,6 +315,7 @@ make_group() {
 	[ "$(fa_log_jq 'select(.method == "DELETE" and .status == 200)' | wc -l)" -eq 9 ]
 	# it waited (Retry-After) rather than hammered: fewer refusals than ~2 per write
 	throttled=$(fa_log_jq 'select(.status == 429)' | wc -l)
+	echo "429s: $throttled"
 	[ "$throttled" -ge 8 ]
 	[ "$throttled" -le 40 ]
 	no_groups_left
