@@ -1153,6 +1153,45 @@ static int last_job(const struct master *m, char *id, size_t n)
 	return rc;
 }
 
+/* --follow for a container: prints what its output gains every 2 s, until the
+ * container ends or the user stops it. Backends return whole logs, so this keeps
+ * the length already seen. */
+static void follow_container(struct backend *be, const char *name, int *ex)
+{
+	struct buf all = {0};
+	size_t seen = 0;
+	int e2, first = 1;
+	while (!got_signal) {
+		all.len = 0;
+		if (be->logs(be, name, 0, &all, ex) < 0)
+			break;
+		if (first) /* what the first, --tail'ed print already showed */
+			seen = all.len;
+		else if (all.len > seen) {
+			fwrite(all.p + seen, 1, all.len - seen, stdout);
+			fflush(stdout);
+			seen = all.len;
+		}
+		first = 0;
+		struct group g;
+		int rc = be->get(be, name, &g, &e2);
+		int running = rc == 0 && g.state &&
+			      (!strcmp(g.state, "Running") || !strcmp(g.state, "Pending"));
+		if (rc == 0)
+			group_free(&g);
+		if (!running) {
+			if (!first && rc == 0) { /* the last words */
+				all.len = 0;
+				if (be->logs(be, name, 0, &all, &e2) == 0 && all.len > seen)
+					fwrite(all.p + seen, 1, all.len - seen, stdout);
+			}
+			break;
+		}
+		sleep_ms(2000, (volatile int *)&got_signal);
+	}
+	buf_free(&all);
+}
+
 static int cmd_logs(const struct opts *o)
 {
 	struct backend be;
@@ -1164,8 +1203,11 @@ static int cmd_logs(const struct opts *o)
 		if (strncmp(o->container, o->cluster, strlen(o->cluster))) {
 			ex = bad(o, "--container: '%s' is not a container of %s", o->container,
 				 o->cluster);
-		} else if (be.logs(&be, o->container, (int)o->tail, &b, &ex) == 0)
+		} else if (be.logs(&be, o->container, (int)o->tail, &b, &ex) == 0) {
 			fwrite(b.p, 1, b.len, stdout);
+			if (o->follow)
+				follow_container(&be, o->container, &ex);
+		}
 		buf_free(&b);
 		be.close(&be);
 		return ex;

@@ -141,8 +141,15 @@ EOF
 	[[ ${lines[0]} == CLUSTER* ]]
 	[[ $output == *"$id-master"*master*Running* ]]
 
+	# --follow keeps printing the container's output and ends when the container does
+	legion logs "$id" --container "$id-master" --follow >follow.out 2>follow.err &
+	local follower=$!
+	wait_for -t 20 test -s follow.out
+
 	run legion delete "$id"
 	[ "$status" -eq 0 ]
+	wait_for -t 20 eval "! kill -0 $follower 2>/dev/null"
+	grep -q "legion-jobd" follow.out
 	wait_for -t 20 no_cluster_process "$id"
 	[ ! -e "$LEGION_HOME/clusters/$id.json" ]
 	run legion delete "$id" # idempotent
