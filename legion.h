@@ -405,6 +405,9 @@ void agent_free(struct agent *a);
 /* The helpers' options: 0, or -1 after "prog: fatal: unable to use -X ARG: why". */
 int agent_opt_port(const char *arg, long long *port);
 int agent_opt_secs(int opt, const char *arg, long long hi, long long *secs);
+/* Sends sig to pid's process group, waits up to grace_ms for pid (saying what did
+ * not stop), then SIGKILLs the group; reaps pid and returns its wait status. */
+int agent_stop_group(pid_t pid, int sig, long grace_ms, const char *what);
 /* A bad option (opt, or 0 for a bad argument list): message, usage line; returns 64. */
 int agent_usage(int opt, const char *usage);
 /* One POST /v1/workers with executors (-1 = unknown) and a whole-request timeout.

@@ -6,8 +6,11 @@
  */
 #include "legion.h"
 
+#include <sys/wait.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -440,4 +443,26 @@ int agent_usage(int opt, const char *usage)
 		warnx_("fatal: unable to use option -%c", opt);
 	fprintf(stderr, "%s\n", usage);
 	return EXIT_USAGE;
+}
+
+int agent_stop_group(pid_t pid, int sig, long grace_ms, const char *what)
+{
+	int status = 0;
+	kill(-pid, sig);
+	long long end = now_ms() + grace_ms;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			break;
+		if (now_ms() >= end) {
+			warnx_("%s did not stop in %lds: killing it", what, grace_ms / 1000);
+			kill(-pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			break;
+		}
+		sleep_ms(50, NULL);
+	}
+	kill(-pid, SIGKILL); /* anything left in the group */
+	return status;
 }

@@ -42,31 +42,6 @@ static void on_child(int sig)
 	wake = 1;
 }
 
-/* Sends sig to PROG's group, waits up to STOP_GRACE_MS, then SIGKILLs what is left.
- * Returns PROG's wait status. */
-static int stop_child(pid_t pid, int sig)
-{
-	int status = 0;
-	kill(-pid, sig);
-	long long end = now_ms() + STOP_GRACE_MS;
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid || (r < 0 && errno != EINTR))
-			break;
-		if (now_ms() >= end) {
-			warnx_("%s did not stop in %ds: killing it", "the worker",
-			       STOP_GRACE_MS / 1000);
-			kill(-pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		sleep_ms(50, NULL);
-	}
-	kill(-pid, SIGKILL); /* executors or anything else left in the group */
-	return status;
-}
-
 /* Executors the Spark worker runs now, from its JSON page; -1 when unknown. */
 static int executors(const char *url)
 {
@@ -181,7 +156,7 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		return EXIT_SOFTWARE;
 	if (http_init() < 0) {
-		stop_child(pid, SIGTERM);
+		agent_stop_group(pid, SIGTERM, STOP_GRACE_MS, "the worker");
 		agent_free(&a);
 		return EXIT_SOFTWARE;
 	}
@@ -234,12 +209,12 @@ int main(int argc, char **argv)
 	}
 	if (got_signal) {
 		warnx_("got signal %d: stopping %s", (int)got_signal, argv[optind]);
-		stop_child(pid, got_signal);
+		agent_stop_group(pid, got_signal, STOP_GRACE_MS, "the worker");
 		code = 128 + got_signal;
 	} else {
 		long long secs = (now_ms() - (strcmp(why, "idle") ? last_ok : last_busy)) / 1000;
 		warnx_("stopping %s: %s (%llds)", argv[optind], why, secs);
-		stop_child(pid, SIGTERM);
+		agent_stop_group(pid, SIGTERM, STOP_GRACE_MS, "the worker");
 	}
 	http_cleanup();
 	agent_free(&a);

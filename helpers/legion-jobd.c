@@ -201,28 +201,6 @@ static pid_t spawn(char *const argv[], const char *cwd, int out, int err)
 	return pid;
 }
 
-/* SIGTERM to the group, SIGKILL after grace_ms; reaps pid. Returns its wait status. */
-static int stop_group(pid_t pid, long grace_ms)
-{
-	int status = 0;
-	kill(-pid, SIGTERM);
-	long long end = now_ms() + grace_ms;
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid || (r < 0 && errno == ECHILD))
-			break;
-		if (now_ms() >= end) {
-			kill(-pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		sleep_ms(50, NULL);
-	}
-	kill(-pid, SIGKILL); /* anything left in the group */
-	return status;
-}
-
 static void set_cloexec(int fd)
 {
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -2102,7 +2080,8 @@ int main(int argc, char **argv)
 			st.master = 0;
 			unlock();
 			if (master > 0)
-				stop_group(master, MASTER_GRACE_MS);
+				agent_stop_group(master, SIGTERM, MASTER_GRACE_MS,
+						 "the Spark master");
 		} else if (phase == LINGER && (waiting == 0 || now_ms() >= linger_end))
 			phase = DONE;
 	}
@@ -2120,7 +2099,7 @@ int main(int argc, char **argv)
 	st.master = 0;
 	unlock();
 	if (master > 0)
-		stop_group(master, MASTER_GRACE_MS);
+		agent_stop_group(master, SIGTERM, MASTER_GRACE_MS, "the Spark master");
 	lock();
 	st.quit = 1;
 	changed();
@@ -2152,7 +2131,7 @@ out:
 		pthread_join(run_thread, NULL);
 	}
 	if (st.master > 0)
-		stop_group(st.master, MASTER_GRACE_MS);
+		agent_stop_group(st.master, SIGTERM, MASTER_GRACE_MS, "the Spark master");
 	if (lfd >= 0)
 		close(lfd);
 	if (secret)
