@@ -17,8 +17,10 @@ LIBS = -lcurl -lbearssl -lpthread -lm
 CORE = util.o json.o http.o
 LEGION_OBJS = legion.o auth.o jobs.o aci.o local.o group.o tls.o $(CORE)
 HELPERS = helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker
-$(HELPERS:%=$(O)/%): $(O)/helpers/agent.o
-TESTBINS = t/json_test t/auth_test
+JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o
+$(HELPERS:%=$(O)/%): $(O)/helpers/common.o $(O)/proc.o
+$(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(O)/%)
+TESTBINS = t/json_test t/auth_test t/httpd_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
 .PHONY: all bin build deps spark asan check demo bench fmt fmt-check clean
@@ -32,7 +34,7 @@ build: bin $(TESTBINS:%=$(O)/%)
 deps:
 	@sh mk/deps.sh all
 
-$(O)/%.o: %.c legion.h
+$(O)/%.o: %.c legion.h helpers/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) -I$(O) $(CPPFLAGS) -c $< -o $@
 
@@ -48,6 +50,9 @@ $(O)/helpers/%: $(O)/helpers/%.o $(CORE:%=$(O)/%) $(O)/tls.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)/t/json_test: $(O)/t/json_test.o $(O)/util.o $(O)/json.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/t/httpd_test: $(O)/t/httpd_test.o $(O)/helpers/httpd.o $(O)/util.o $(O)/json.o $(O)/tls.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)/t/auth_test: $(O)/t/auth_test.o $(O)/util.o $(O)/json.o $(O)/http.o $(O)/auth.o
@@ -84,7 +89,7 @@ bench: all spark
 	@$(MAKE) --no-print-directory $(O)/bench/fanout
 	bash bench/run.sh
 
-FMT_FILES = *.c legion.h helpers/*.c t/*.c bench/*.c
+FMT_FILES = *.c legion.h helpers/*.c helpers/*.h t/*.c bench/*.c
 fmt:
 	clang-format -i $(FMT_FILES)
 

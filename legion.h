@@ -333,7 +333,7 @@ int jobs_call(const struct master *m, const char *method, const char *path, cons
  * ends. Fills state (e.g. "SUCCEEDED") and *exit_code. Returns 0, -1 on failure. */
 int jobs_follow(const struct master *m, const char *id, char *state, size_t n, int *exit_code);
 
-/* ---- helpers (tls.c, helpers/agent.c): added by the helpers' engineer ------------- */
+/* ---- tls.c: the job daemon's TLS server and certificates ------------------------- */
 
 /* tls.c: an EC P-256 key and a self-signed X.509 v3 certificate for dns_names (a
  * NULL-terminated list; CN = the first, one subjectAltName dNSName each; valid from an
@@ -365,54 +365,26 @@ int tls_error(const struct tls_conn *c);
  * socket and frees c. */
 void tls_close(struct tls_conn *c);
 
-/* helpers/agent.c: what the helpers share. */
-/* The name peers use to reach this container (LEGION_HOST, else CONTAINER_IP, else
- * the first non-loopback IPv4 interface address) into host, and the IPv4 address to
- * bind into addr. A LEGION_HOST name that resolves to no address of this machine (ACI's
- * public FQDN) is mapped to CONTAINER_IP or the interface address in /etc/hosts. */
-int agent_host(char *host, size_t hostn, char *addr, size_t addrn);
-/* The first IPv4 address of name (a literal passes through) into addr. */
-int agent_resolve(const char *name, char *addr, size_t addrn);
-/* The environment a helper passes to Spark: environ without the secrets
- * (LEGION_TOKEN, LEGION_SPARK_SECRET, LEGION_TLS_KEY, AZURE_STORAGE_ACCOUNT_KEY,
- * AZURE_CLIENT_SECRET) plus extra ("NAME=value" strings, NULL-terminated, replacing
- * variables of the same name). Returns an owned NULL-terminated array whose strings
- * are borrowed from environ and extra: free only the array. */
-char **agent_env(const char *const *extra);
-/* prog's path: itself when it contains '/', else the first executable match in PATH,
- * into out. -1 (errno ENOENT) when not found. */
-int agent_which(const char *prog, char *out, size_t n);
-/* Overwrites the value of environment variable name in place, so that it no longer
- * shows in /proc/PID/environ, and removes it; call after copying the value. */
-void agent_scrub_env(const char *name);
-/* Appends "key=value\n" to b with Java properties escaping (key and value). */
-int agent_prop(struct buf *b, const char *key, const char *value);
+/* ---- proc.c: process groups, PATH search, recursive delete -------------------------- */
 
-/* A worker's view of the job API, from the environment: LEGION_TOKEN, LEGION_TLS_CERT,
- * LEGION_TLS_NAME, LEGION_MASTER, LEGION_WORKER_NAME/CORES/MEMORY (see helpers/README.md). */
-struct agent {
-	char *token, *tls_name, *master; /* borrowed from the environment */
-	char *cert; /* owned: LEGION_TLS_CERT ending in a newline (BearSSL needs one) */
-	char name[128], host[256], addr[64];
-	long long cores, memory_mb;
-	int port;
-	char url[512], resolve[512];
-};
-/* Reads the environment (port 0 = 7090). -1 with *ex = EXIT_CONFIG when something is
- * missing or malformed. */
-int agent_init(struct agent *a, int port, int *ex);
-void agent_free(struct agent *a);
-/* The helpers' options: 0, or -1 after "prog: fatal: unable to use -X ARG: why". */
-int agent_opt_port(const char *arg, long long *port);
-int agent_opt_secs(int opt, const char *arg, long long hi, long long *secs);
+/* Starts argv[0] (a path) with env in its own process group, in cwd (NULL: here), with
+ * fds[0..2] as stdin, stdout, stderr (-1: /dev/null; fds NULL: this process's own) and every other
+ * descriptor closed. Signal handlers and the signal mask are reset in the child.
+ * Everything the child needs is ready before fork: after it, only async-signal-safe
+ * calls; when exec fails the child says "unable to run WHAT" and exits 127 (not found)
+ * or 126. Returns the pid (= its process group), or -1 with a message. */
+pid_t proc_spawn(char *const argv[], char *const env[], const char *cwd, const int fds[3],
+		 const char *what);
 /* Sends sig to pid's process group, waits up to grace_ms for pid (saying what did
  * not stop), then SIGKILLs the group; reaps pid and returns its wait status. */
-int agent_stop_group(pid_t pid, int sig, long grace_ms, const char *what);
-/* A bad option (opt, or 0 for a bad argument list): message, usage line; returns 64. */
-int agent_usage(int opt, const char *usage);
-/* One POST /v1/workers with executors (-1 = unknown) and a whole-request timeout.
- * Returns the HTTP status (0 when no answer arrived); on 2xx sets *stop from the
- * answer's "stop" and *busy from "busy" (a job waits or runs on the master). */
-long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop, int *busy);
+int proc_stop_group(pid_t pid, int sig, long grace_ms, const char *what);
+/* prog's path: itself when it contains '/', else the first executable match in PATH,
+ * into out. -1 (errno ENOENT) when not found. */
+int proc_which(const char *prog, char *out, size_t n);
+/* Removes everything inside dir (recursively, symbolic links not followed) but the
+ * entry named keep (NULL: none); dir itself stays. */
+void proc_rm_tree(const char *dir, const char *keep);
+/* The exit code after signal sig, as a shell shows it (SIGTERM: 143). */
+#define EXIT_SIGNALED(sig) (128 + (sig))
 
 #endif

@@ -10,7 +10,7 @@
  * refused the token; 78 configuration missing; 126 / 127 PROG could not be run;
  * 129 / 130 / 143 after SIGHUP / SIGINT / SIGTERM (forwarded to PROG first).
  */
-#include "legion.h"
+#include "helpers.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -28,7 +28,7 @@ static const char EXITS[] =
 #define STOP_GRACE_MS 10000
 
 static volatile sig_atomic_t got_signal;
-static volatile int wake; /* a signal or a child's exit: stop sleeping */
+static volatile sig_atomic_t wake; /* a signal or a child's exit: stop sleeping */
 
 static void on_signal(int sig)
 {
@@ -60,32 +60,6 @@ static int executors(const char *url)
 	json_free(&j);
 	http_resp_free(&r);
 	return n;
-}
-
-static pid_t start(const char *path, char **argv, char **env)
-{
-	pid_t pid = fork();
-	if (pid < 0) {
-		warn_("fatal: unable to fork");
-		return -1;
-	}
-	if (pid == 0) {
-		struct sigaction dfl = {.sa_handler = SIG_DFL};
-		sigemptyset(&dfl.sa_mask);
-		sigaction(SIGTERM, &dfl, NULL);
-		sigaction(SIGINT, &dfl, NULL);
-		sigaction(SIGHUP, &dfl, NULL);
-		sigaction(SIGCHLD, &dfl, NULL);
-		setpgid(0, 0);
-		execve(path, argv, env);
-		static const char msg[] =
-			"legion-idle: fatal: unable to run the worker: exec failed\n";
-		ssize_t w = write(2, msg, sizeof msg - 1);
-		(void)w;
-		_exit(errno == ENOENT ? 127 : 126);
-	}
-	setpgid(pid, pid);
-	return pid;
 }
 
 int main(int argc, char **argv)
@@ -132,10 +106,10 @@ int main(int argc, char **argv)
 		snprintf(url, sizeof url, "http://%s:8081/json/", a.addr);
 		wurl = url;
 	}
-	if (agent_which(argv[optind], path, sizeof path) < 0) {
+	if (proc_which(argv[optind], path, sizeof path) < 0) {
 		warnx_("fatal: unable to find %s", argv[optind]);
 		agent_free(&a);
-		return 127;
+		return EXIT_NOTFOUND;
 	}
 	char **env = agent_env(NULL);
 	if (!env) {
@@ -151,12 +125,14 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_child;
 	sigaction(SIGCHLD, &sa, NULL);
 
-	pid_t pid = start(path, argv + optind, env);
+	const char *prog = argv[optind];
+	argv[optind] = path; /* the path found: what proc_spawn executes */
+	pid_t pid = proc_spawn(argv + optind, env, NULL, NULL, "the worker");
 	free(env);
 	if (pid < 0)
 		return EXIT_SOFTWARE;
 	if (http_init() < 0) {
-		agent_stop_group(pid, SIGTERM, STOP_GRACE_MS, "the worker");
+		proc_stop_group(pid, SIGTERM, STOP_GRACE_MS, "the worker");
 		agent_free(&a);
 		return EXIT_SOFTWARE;
 	}
@@ -171,7 +147,7 @@ int main(int argc, char **argv)
 		wake = 0;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			code = exit_status(status);
-			warnx_("%s exited with status %d", argv[optind], code);
+			warnx_("%s exited with status %d", prog, code);
 			kill(-pid, SIGKILL); /* its executors, if any are left */
 			http_cleanup();
 			agent_free(&a);
@@ -208,13 +184,13 @@ int main(int argc, char **argv)
 		sleep_ms(every * 1000, &wake);
 	}
 	if (got_signal) {
-		warnx_("got signal %d: stopping %s", (int)got_signal, argv[optind]);
-		agent_stop_group(pid, got_signal, STOP_GRACE_MS, "the worker");
-		code = 128 + got_signal;
+		warnx_("got signal %d: stopping %s", (int)got_signal, prog);
+		proc_stop_group(pid, got_signal, STOP_GRACE_MS, "the worker");
+		code = EXIT_SIGNALED(got_signal);
 	} else {
 		long long secs = (now_ms() - (strcmp(why, "idle") ? last_ok : last_busy)) / 1000;
-		warnx_("stopping %s: %s (%llds)", argv[optind], why, secs);
-		agent_stop_group(pid, SIGTERM, STOP_GRACE_MS, "the worker");
+		warnx_("stopping %s: %s (%llds)", prog, why, secs);
+		proc_stop_group(pid, SIGTERM, STOP_GRACE_MS, "the worker");
 	}
 	http_cleanup();
 	agent_free(&a);

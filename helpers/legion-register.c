@@ -9,7 +9,7 @@
  * missing; 111 no answer before the deadline; 126 / 127 PROG could not be run;
  * 130 / 143 interrupted by SIGINT / SIGTERM while waiting.
  */
-#include "legion.h"
+#include "helpers.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -62,9 +62,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	char path[PATH_MAX];
-	if (agent_which(argv[optind], path, sizeof path) < 0) {
+	if (proc_which(argv[optind], path, sizeof path) < 0) {
 		warnx_("fatal: unable to find %s", argv[optind]);
-		return 127;
+		return EXIT_NOTFOUND;
 	}
 
 	struct agent a;
@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 		warnx_("registered as %s with %s after %d tries", a.name, a.master, tries);
 		execv(path, argv + optind);
 		warn_("fatal: unable to run %s", path);
-		return errno == ENOENT ? 127 : 126;
+		return errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
 	}
 	if (status == 401 || status == 403) {
 		warnx_("fatal: unable to register: the master refused the token");
@@ -130,8 +130,8 @@ int main(int argc, char **argv)
 	}
 	if (http_stop) {
 		warnx_("fatal: unable to register: interrupted");
-		return 128 + (got_signal ? got_signal : SIGTERM);
+		return EXIT_SIGNALED(got_signal ? got_signal : SIGTERM);
 	}
 	warnx_("fatal: unable to register: no answer from %s in %llds", a.master, limit);
-	return 111;
+	return EXIT_NOANSWER;
 }

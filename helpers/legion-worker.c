@@ -8,7 +8,7 @@
  * Exit codes: 64 usage; 73 unable to write in DIR; 78 configuration missing;
  * 126 / 127 legion-register could not be run; otherwise those of the chain.
  */
-#include "legion.h"
+#include "helpers.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || !realpath(dir, d) ||
 	    strlen(d) > PATH_MAX - 64) {
 		warn_("fatal: unable to create %s", dir);
-		return 73;
+		return EXIT_CANTCREAT;
 	}
 	snprintf(props, sizeof props, "%s/spark.properties", d);
 	snprintf(work, sizeof work, "%s/work", d);
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 		if (b.p)
 			explicit_bzero(b.p, b.len);
 		buf_free(&b);
-		return 73;
+		return EXIT_CANTCREAT;
 	}
 	explicit_bzero(b.p, b.len); /* b holds at least the three lines */
 	buf_free(&b);
@@ -156,11 +156,11 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		return EXIT_SOFTWARE;
 	char path[PATH_MAX];
-	if (agent_which(cmd[0], path, sizeof path) < 0) {
+	if (proc_which(cmd[0], path, sizeof path) < 0) {
 		warnx_("fatal: unable to find legion-register in PATH");
-		return 127;
+		return EXIT_NOTFOUND;
 	}
 	execv(path, cmd);
 	warn_("fatal: unable to run %s", path);
-	return errno == ENOENT ? 127 : 126;
+	return errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
 }

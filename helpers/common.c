@@ -1,10 +1,10 @@
 /*
- * helpers/agent.c: what the helpers share: this container's address, the environment
+ * helpers/common.c: what the helpers share: this container's address, the environment
  * handed to Spark (secrets removed), Java properties escaping, and the worker's side
- * of the job API (POST /v1/workers over pinned TLS). Leaves out process control and
- * option parsing: each helper's main does those.
+ * of the job API (POST /v1/workers over pinned TLS), the helpers' option parsing.
+ * Leaves out process control (proc.c).
  */
-#include "legion.h"
+#include "helpers.h"
 
 #include <sys/wait.h>
 
@@ -204,35 +204,6 @@ char **agent_env(const char *const *extra)
 		env[m++] = (char *)*x;
 	env[m] = NULL;
 	return env;
-}
-
-int agent_which(const char *prog, char *out, size_t n)
-{
-	if (strchr(prog, '/')) {
-		if (strlen(prog) >= n) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		strcpy(out, prog);
-		return 0;
-	}
-	const char *path = getenv("PATH");
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		size_t k = strcspn(path, ":");
-		int w = k ? snprintf(out, n, "%.*s/%s", (int)k, path, prog)
-			  : snprintf(out, n, "./%s", prog);
-		struct stat st;
-		if (w > 0 && (size_t)w < n && stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(out, X_OK) == 0)
-			return 0;
-		path += k;
-		if (*path == ':')
-			path++;
-	}
-	errno = ENOENT;
-	return -1;
 }
 
 void agent_scrub_env(const char *name)
@@ -443,26 +414,4 @@ int agent_usage(int opt, const char *usage)
 		warnx_("fatal: unable to use option -%c", opt);
 	fprintf(stderr, "%s\n", usage);
 	return EXIT_USAGE;
-}
-
-int agent_stop_group(pid_t pid, int sig, long grace_ms, const char *what)
-{
-	int status = 0;
-	kill(-pid, sig);
-	long long end = now_ms() + grace_ms;
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid || (r < 0 && errno != EINTR))
-			break;
-		if (now_ms() >= end) {
-			warnx_("%s did not stop in %lds: killing it", what, grace_ms / 1000);
-			kill(-pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		sleep_ms(50, NULL);
-	}
-	kill(-pid, SIGKILL); /* anything left in the group */
-	return status;
 }

@@ -1,0 +1,392 @@
+/*
+ * helpers/jobspec.c: a POST /v1/jobs body into a job: its files (base64, decoded as
+ * they are written) in the job's directory, its spark.properties (the daemon's and the
+ * body's "conf", with the keys legion owns refused) and its spark-submit argv. Leaves
+ * out queueing (api.c, jobq.c), and never interprets an app: its bytes and arguments
+ * are data handed to spark-submit.
+ */
+#include "helpers.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_ARGS 1024
+#define MAX_FILES 256
+
+/* A file name we accept from a client: [A-Za-z0-9._+-], not starting with '.'. */
+static int file_name_ok(const char *s)
+{
+	if (!s || !*s || *s == '.' || strlen(s) > 200)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-' || *s == '+'))
+			return 0;
+	return 1;
+}
+
+static int b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+/* Decodes the base64 in JSON string token i (raw, escapes \/ \n \r allowed) into a new
+ * file at path (0600). 0, or -1 with why set. */
+static int b64_to_file(const struct json *j, int i, const char *path, const char **why)
+{
+	const unsigned char *s = (const unsigned char *)j->s + j->t[i].start;
+	size_t n = (size_t)(j->t[i].end - j->t[i].start);
+	unsigned char out[12288];
+	size_t o = 0;
+	unsigned acc = 0;
+	int bits = 0, pad = 0, rc = -1;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	*why = "unable to write the file";
+	if (fd < 0)
+		return -1;
+	*why = "not base64";
+	for (size_t k = 0; k < n; k++) {
+		unsigned char c = s[k];
+		if (c == '\\' && k + 1 < n) {
+			c = s[++k];
+			if (c == 'n' || c == 'r' || c == 't')
+				continue;
+			if (c != '/')
+				goto out;
+		}
+		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+			continue;
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		int v = b64val(c);
+		if (v < 0 || pad)
+			goto out;
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+		if (o == sizeof out) {
+			if (write(fd, out, o) != (ssize_t)o) {
+				*why = "unable to write the file";
+				goto out;
+			}
+			o = 0;
+		}
+	}
+	if (bits >= 6 || pad > 2)
+		goto out;
+	if (o && write(fd, out, o) != (ssize_t)o) {
+		*why = "unable to write the file";
+		goto out;
+	}
+	rc = 0;
+out:
+	if (close(fd) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Conf keys the daemon owns: security, addresses, the master, and whatever else its
+ * own properties set, except the UI's (a job may turn it on). */
+static int conf_reserved(const char *k)
+{
+	static const char *const exact[] = {
+		"spark.master",
+		"spark.submit.deployMode",
+		"spark.master.rest.enabled",
+		NULL,
+	};
+	for (int i = 0; exact[i]; i++)
+		if (!strcmp(k, exact[i]))
+			return 1;
+	if (!strncmp(k, "spark.authenticate", 18) || !strncmp(k, "spark.network.crypto.", 21))
+		return 1;
+	if (!strcmp(k, "spark.ui.enabled") || !strcmp(k, "spark.ui.port"))
+		return 0;
+	size_t n = strlen(k);
+	for (const char *line = jobd_cfg.base.p; line && *line; line = strchr(line, '\n') + 1) {
+		if (!strncmp(line, k, n) && line[n] == '=')
+			return 1;
+		if (!strchr(line, '\n'))
+			break;
+	}
+	return 0;
+}
+
+/* A job being built from a POST body. */
+struct newjob {
+	struct job *j; /* borrowed */
+	struct buf props;
+	struct buf lists[3]; /* --py-files, --jars, --files: comma-separated paths */
+	char *cls;
+	char **args;
+	int nargs;
+};
+
+/* Writes each {"name","data"} of array key into subdir, adding paths to list. */
+static int take_files(struct req *r, const struct json *j, const char *key, const char *subdir,
+		      struct job *job, struct buf *list)
+{
+	int a = json_get(j, 0, key);
+	if (a < 0)
+		return 0;
+	if (j->t[a].type != JSMN_ARRAY || j->t[a].size > MAX_FILES) {
+		httpd_reply_err(r, 400, "BadRequest",
+				"\"%s\" must be an array of {\"name\",\"data\"}", key);
+		return -1;
+	}
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	snprintf(dir, sizeof dir, "%s/%s", job->dir, subdir);
+	if (j->t[a].size > 0 && mkdir(dir, 0700) < 0) {
+		httpd_reply_err(r, 500, "InternalError", "unable to create %s", subdir);
+		return -1;
+	}
+	for (int k = 0; k < j->t[a].size; k++) {
+		int e = json_at(j, a, k), d = json_get(j, e, "data");
+		char *name = NULL;
+		if (j->t[e].type != JSMN_OBJECT || d < 0 || j->t[d].type != JSMN_STRING) {
+			httpd_reply_err(r, 400, "BadRequest",
+					"\"%s\"[%d] must be {\"name\",\"data\"}", key, k);
+			return -1;
+		}
+		if (httpd_json_str(r, j, e, "name", 200, 1, &name) < 0)
+			return -1;
+		if (!file_name_ok(name)) {
+			httpd_reply_err(r, 400, "BadRequest", "\"%s\"[%d]: bad file name", key, k);
+			free(name);
+			return -1;
+		}
+		snprintf(path, sizeof path, "%s/%s", dir, name);
+		free(name);
+		const char *why;
+		if (access(path, F_OK) == 0) {
+			httpd_reply_err(r, 400, "BadRequest", "\"%s\"[%d]: duplicate file name",
+					key, k);
+			return -1;
+		}
+		if (b64_to_file(j, d, path, &why) < 0) {
+			httpd_reply_err(r, 400, "BadRequest", "\"%s\"[%d]: %s", key, k, why);
+			return -1;
+		}
+		if ((list->len && buf_add(list, ",", 1) < 0) || buf_adds(list, path) < 0) {
+			httpd_reply_err(r, 500, "InternalError", "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The job's name, app and files on disk, its class. 0, or -1 after an error reply. */
+static int take_app(struct req *r, const struct json *j, struct newjob *nj)
+{
+	struct job *job = nj->j;
+	char *s = NULL, path[PATH_MAX + 256];
+	int i;
+	if (httpd_json_str(r, j, 0, "name", sizeof job->name - 1, 0, &s) < 0)
+		return -1;
+	for (char *c = s; c && *c; c++)
+		if ((unsigned char)*c < 0x20) {
+			httpd_reply_err(r, 400, "BadRequest", "\"name\" has control characters");
+			free(s);
+			return -1;
+		}
+	snprintf(job->name, sizeof job->name, "%s", s ? s : "");
+	free(s);
+	if (httpd_json_str(r, j, 0, "app", 200, 1, &s) < 0)
+		return -1;
+	if (!file_name_ok(s)) {
+		httpd_reply_err(r, 400, "BadRequest",
+				"\"app\" must be a file name ([A-Za-z0-9._+-])");
+		free(s);
+		return -1;
+	}
+	snprintf(job->app, sizeof job->app, "%s", s);
+	free(s);
+	i = json_get(j, 0, "appData");
+	if (i < 0 || j->t[i].type != JSMN_STRING) {
+		httpd_reply_err(r, 400, "BadRequest", "\"appData\" (base64) is missing");
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/app", job->dir);
+	if (mkdir(path, 0700) < 0) {
+		httpd_reply_err(r, 500, "InternalError", "unable to create the job's directory");
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/app/%s", job->dir, job->app);
+	const char *why;
+	if (b64_to_file(j, i, path, &why) < 0) {
+		httpd_reply_err(r, 400, "BadRequest", "\"appData\": %s", why);
+		return -1;
+	}
+	if (take_files(r, j, "pyFiles", "py", job, &nj->lists[0]) < 0 ||
+	    take_files(r, j, "jars", "jars", job, &nj->lists[1]) < 0 ||
+	    take_files(r, j, "files", "files", job, &nj->lists[2]) < 0)
+		return -1;
+	if (httpd_json_str(r, j, 0, "class", 255, 0, &nj->cls) < 0)
+		return -1;
+	for (char *c = nj->cls; c && *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '$')) {
+			httpd_reply_err(r, 400, "BadRequest",
+					"\"class\" must be a Java class name");
+			return -1;
+		}
+	return 0;
+}
+
+/* The job's spark.properties at path: the daemon's, then the body's "conf" (later lines
+ * win in Java). 0, or -1 after an error reply. */
+static int write_props(struct req *r, const struct json *j, struct newjob *nj, const char *path)
+{
+	if (buf_add(&nj->props, jobd_cfg.base.p, jobd_cfg.base.len) < 0) {
+		httpd_reply_err(r, 500, "InternalError", "out of memory");
+		return -1;
+	}
+	int c = json_get(j, 0, "conf");
+	if (c >= 0 && j->t[c].type != JSMN_OBJECT) {
+		httpd_reply_err(r, 400, "BadRequest", "\"conf\" must be an object of strings");
+		return -1;
+	}
+	for (int k = c + 1, m = 0; c >= 0 && m < j->t[c].size; m++, k = json_skip(j, k + 1)) {
+		char *key = json_str(j, k), *val = NULL;
+		const jsmntok_t *v = &j->t[k + 1];
+		if (v->type == JSMN_STRING)
+			val = json_str(j, k + 1);
+		else if (v->type == JSMN_PRIMITIVE && j->s[v->start] != 'n')
+			val = strndup(j->s + v->start, (size_t)(v->end - v->start));
+		int bad = !key || !val || strncmp(key, "spark.", 6) || strlen(key) > 256 ||
+			  strlen(val) > 65536 || strcspn(key, " \t\r\n=:") != strlen(key);
+		if (bad || conf_reserved(key)) {
+			httpd_reply_err(r, 400, "BadRequest",
+					bad ? "conf: keys are spark.* names, values strings"
+					    : "conf: %s is set by legion",
+					key ? key : "");
+			free(key);
+			free(val);
+			return -1;
+		}
+		int rc = agent_prop(&nj->props, key, val);
+		free(key);
+		free(val);
+		if (rc < 0) {
+			httpd_reply_err(r, 500, "InternalError", "out of memory");
+			return -1;
+		}
+	}
+	if (write_file(path, nj->props.p, nj->props.len, 0600) < 0) {
+		httpd_reply_err(r, 500, "InternalError", "unable to write the job's properties");
+		return -1;
+	}
+	return 0;
+}
+
+/* The spark-submit argv into job->argv. 0, or -1 after an error reply. */
+static int make_argv(struct req *r, const struct json *j, struct newjob *nj, const char *path)
+{
+	struct job *job = nj->j;
+	int a = json_get(j, 0, "args");
+	if (a >= 0 && (j->t[a].type != JSMN_ARRAY || j->t[a].size > MAX_ARGS)) {
+		httpd_reply_err(r, 400, "BadRequest",
+				"\"args\" must be an array of at most %d strings", MAX_ARGS);
+		return -1;
+	}
+	int nargs = a >= 0 ? j->t[a].size : 0;
+	/* spark-submit --master URL --deploy-mode client --properties-file F
+	 * [--name N] [--class C] [--py-files L] [--jars L] [--files L] APP ARGS... */
+	size_t n = 7 + 10 + 1 + (size_t)nargs + 1;
+	char **argv = calloc(n, sizeof *argv);
+	if (!argv) {
+		httpd_reply_err(r, 500, "InternalError", "out of memory");
+		return -1;
+	}
+	job->argv = argv;
+	int x = 0;
+	struct buf t = {0};
+#define ARG(...)                                                                                   \
+	do {                                                                                       \
+		t.len = 0;                                                                         \
+		if (buf_addf(&t, __VA_ARGS__) < 0 || !(argv[x++] = strdup(t.p))) {                 \
+			buf_free(&t);                                                              \
+			httpd_reply_err(r, 500, "InternalError", "out of memory");                 \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+	ARG("%s/bin/spark-submit", jobd_cfg.spark_home);
+	ARG("--master");
+	ARG("spark://%s:7077", jobd_cfg.host);
+	ARG("--deploy-mode");
+	ARG("client");
+	ARG("--properties-file");
+	ARG("%s", path);
+	if (job->name[0]) {
+		ARG("--name");
+		ARG("%s", job->name);
+	}
+	if (nj->cls) {
+		ARG("--class");
+		ARG("%s", nj->cls);
+	}
+	static const char *const opt[] = {"--py-files", "--jars", "--files"};
+	for (int k = 0; k < 3; k++)
+		if (nj->lists[k].len) {
+			ARG("%s", opt[k]);
+			ARG("%s", nj->lists[k].p);
+		}
+	ARG("%s/app/%s", job->dir, job->app);
+	for (int k = 0; k < nargs; k++) {
+		int e = json_at(j, a, k);
+		struct buf v = {0};
+		if (j->t[e].type != JSMN_STRING ||
+		    json_unescape(j->s + j->t[e].start, (size_t)(j->t[e].end - j->t[e].start), &v) <
+			    0 ||
+		    v.len > 131072 || (v.len && memchr(v.p, '\0', v.len))) {
+			buf_free(&v);
+			buf_free(&t);
+			httpd_reply_err(r, 400, "BadRequest", "\"args\"[%d] must be a string", k);
+			return -1;
+		}
+		argv[x++] = buf_take(&v);
+		if (!argv[x - 1]) {
+			buf_free(&t);
+			httpd_reply_err(r, 500, "InternalError", "out of memory");
+			return -1;
+		}
+	}
+#undef ARG
+	buf_free(&t);
+	return 0;
+}
+
+int jobspec_build(struct req *r, const struct json *body, struct job *job)
+{
+	struct newjob nj = {.j = job};
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/spark.properties", job->dir);
+	int rc = take_app(r, body, &nj) < 0 || write_props(r, body, &nj, path) < 0 ||
+				 make_argv(r, body, &nj, path) < 0
+			 ? -1
+			 : 0;
+	buf_free(&nj.props);
+	for (int k = 0; k < 3; k++)
+		buf_free(&nj.lists[k]);
+	free(nj.cls);
+	return rc;
+}
