@@ -32,7 +32,7 @@ RUN sh mk/deps.sh libs
 # binaries alone (`make build` also builds the C tests under t/).
 COPY Makefile legion.h *.c ./
 COPY mk/roots.sh mk/
-COPY helpers/*.c helpers/
+COPY helpers/*.c helpers/*.h helpers/
 RUN make -s bin && ls -l legion helpers/legion-*[!c]
 
 FROM scratch AS cli
@@ -59,9 +59,9 @@ ENV SPARK_HOME=/opt/spark \
 	PYSPARK_PYTHON=/opt/venv/bin/python3 \
 	JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
 	PATH=/usr/local/bin:/opt/venv/bin:/usr/bin:/bin
-COPY --from=build /src/legion /src/helpers/legion-jobd /src/helpers/legion-worker \
-	/src/helpers/legion-register /src/helpers/legion-idle /usr/local/bin/
+COPY --from=build /src/legion /src/helpers/legion-master /src/helpers/legion-jobd \
+	/src/helpers/legion-worker 	/src/helpers/legion-register /src/helpers/legion-idle /usr/local/bin/
 WORKDIR /work
 # The role comes from the command the CLI gives each container group:
-# `legion-jobd -i SECS` for the master, `legion-worker` for workers.
-CMD ["legion-jobd"]
+# `legion-master -i SECS` for the master, `legion-worker` for workers.
+CMD ["legion-master"]

@@ -16,7 +16,7 @@ LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
 LEGION_OBJS = legion.o auth.o jobs.o aci.o local.o group.o tls.o $(CORE)
-HELPERS = helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker
+HELPERS = helpers/legion-master helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker
 JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o
 $(HELPERS:%=$(O)/%): $(O)/helpers/common.o $(O)/proc.o
 $(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(O)/%)

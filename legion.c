@@ -530,7 +530,7 @@ static int master_group(const struct opts *o, const struct master *m, struct gro
 {
 	static const int ports[] = MASTER_PORTS;
 	char name[64], idle[32];
-	const char *argv[] = {"legion-jobd", "-i", idle, NULL};
+	const char *argv[] = {"legion-master", "-i", idle, NULL};
 	memset(g, 0, sizeof *g);
 	g->exit_code = -1;
 	snprintf(name, sizeof name, "%s-master", m->cluster);

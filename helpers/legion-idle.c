@@ -42,6 +42,18 @@ static void on_child(int sig)
 	wake = 1;
 }
 
+/* TERM, INT, HUP end the watch; a child's exit wakes it. */
+static void catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_child;
+	sigaction(SIGCHLD, &sa, NULL);
+}
+
 /* Executors the Spark worker runs now, from its JSON page; -1 when unknown. */
 static int executors(const char *url)
 {
@@ -60,6 +72,68 @@ static int executors(const char *url)
 	json_free(&j);
 	http_resp_free(&r);
 	return n;
+}
+
+/* What watch() looks after, and what it found. */
+struct watch {
+	struct agent *a;
+	pid_t pid;
+	const char *prog, *wurl;
+	long long every, idle, unreach; /* seconds */
+	long long last_busy, last_ok;   /* now_ms() */
+	const char *why;                /* why it stopped watching; NULL after a signal */
+	int code;                       /* the exit code */
+};
+
+/* Heartbeats every w->every seconds until PROG exits (returns 1), or a signal, the
+ * master's "stop", a refused token, an unreachable master or the idle timeout (0). */
+static int watch(struct watch *w)
+{
+	long long t0 = now_ms(), every = w->every;
+	long hb_timeout = every * 1000 < 2000    ? 2000
+			  : every * 1000 > 10000 ? 10000
+						 : (long)every * 1000;
+	int status;
+	w->last_busy = w->last_ok = t0;
+	for (;;) {
+		wake = 0;
+		if (waitpid(w->pid, &status, WNOHANG) == w->pid) {
+			w->code = exit_status(status);
+			warnx_("%s exited with status %d", w->prog, w->code);
+			kill(-w->pid, SIGKILL); /* its executors, if any are left */
+			return 1;
+		}
+		if (got_signal)
+			break;
+		/* heartbeat first: the master knows of a job before its executors exist */
+		int n = executors(w->wurl), stop = 0, busy = 0;
+		long st = agent_heartbeat(w->a, n, hb_timeout, &stop, &busy);
+		long long now = now_ms();
+		if (n > 0 || (busy && st >= 200 && st < 300))
+			w->last_busy = now;
+		if (st >= 200 && st < 300) {
+			w->last_ok = now;
+			if (stop) {
+				w->why = "the master says stop";
+				break;
+			}
+		} else if (st == 401 || st == 403) {
+			w->why = "the master refused the token";
+			w->code = EXIT_NOPERM;
+			break;
+		} else if (now - w->last_ok >= w->unreach * 1000) {
+			w->why = "the master is unreachable";
+			break;
+		}
+		if (w->idle > 0 && now - w->last_busy >= w->idle * 1000) {
+			w->why = "idle";
+			break;
+		}
+		if (got_signal)
+			break;
+		sleep_ms(every * 1000, &wake);
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -117,13 +191,7 @@ int main(int argc, char **argv)
 		return EXIT_SOFTWARE;
 	}
 
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = on_child;
-	sigaction(SIGCHLD, &sa, NULL);
+	catch_signals();
 
 	const char *prog = argv[optind];
 	argv[optind] = path; /* the path found: what proc_spawn executes */
@@ -137,52 +205,21 @@ int main(int argc, char **argv)
 		return EXIT_SOFTWARE;
 	}
 
-	long long t0 = now_ms(), last_busy = t0, last_ok = t0;
-	long hb_timeout = every * 1000 < 2000    ? 2000
-			  : every * 1000 > 10000 ? 10000
-						 : (long)every * 1000;
-	const char *why = NULL;
-	int code = 0, status;
-	for (;;) {
-		wake = 0;
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			code = exit_status(status);
-			warnx_("%s exited with status %d", prog, code);
-			kill(-pid, SIGKILL); /* its executors, if any are left */
-			http_cleanup();
-			agent_free(&a);
-			return code;
-		}
-		if (got_signal)
-			break;
-		/* heartbeat first: the master knows of a job before its executors exist */
-		int n = executors(wurl), stop = 0, busy = 0;
-		long st = agent_heartbeat(&a, n, hb_timeout, &stop, &busy);
-		long long now = now_ms();
-		if (n > 0 || (busy && st >= 200 && st < 300))
-			last_busy = now;
-		if (st >= 200 && st < 300) {
-			last_ok = now;
-			if (stop) {
-				why = "the master says stop";
-				break;
-			}
-		} else if (st == 401 || st == 403) {
-			why = "the master refused the token";
-			code = EXIT_NOPERM;
-			break;
-		} else if (now - last_ok >= unreach * 1000) {
-			why = "the master is unreachable";
-			break;
-		}
-		if (idle > 0 && now - last_busy >= idle * 1000) {
-			why = "idle";
-			break;
-		}
-		if (got_signal)
-			break;
-		sleep_ms(every * 1000, &wake);
+	struct watch w = {.a = &a,
+			  .pid = pid,
+			  .prog = prog,
+			  .wurl = wurl,
+			  .every = every,
+			  .idle = idle,
+			  .unreach = unreach};
+	if (watch(&w)) {
+		http_cleanup();
+		agent_free(&a);
+		return w.code;
 	}
+	const char *why = w.why;
+	long long last_ok = w.last_ok, last_busy = w.last_busy;
+	int code = w.code;
 	if (got_signal) {
 		warnx_("got signal %d: stopping %s", (int)got_signal, prog);
 		proc_stop_group(pid, got_signal, STOP_GRACE_MS, "the worker");

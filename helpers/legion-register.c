@@ -32,6 +32,42 @@ static void on_signal(int sig)
 	http_stop = 1;
 }
 
+/* Heartbeats until the master answers for good (2xx, or a 4xx other than 408, 429),
+ * limit seconds pass or a signal comes. Returns the last status (0: no answer), with
+ * *stop from the answer and *tries counted. */
+static long heartbeat_until(struct agent *a, long long limit, int *stop, int *tries)
+{
+	long long end = now_ms() + limit * 1000, wait = 1000;
+	int busy = 0;
+	long status = 0;
+	for (;;) {
+		long long left = end - now_ms();
+		status = agent_heartbeat(a, -1, left < 10000 ? (left > 1000 ? left : 1000) : 10000,
+					 stop, &busy);
+		(*tries)++;
+		if ((status >= 200 && status < 300) || status == 401 || status == 403 ||
+		    (status >= 400 && status < 500 && status != 408 && status != 429))
+			break;
+		if (http_stop)
+			break;
+		left = end - now_ms();
+		if (left <= 0)
+			break;
+		unsigned r = 0;
+		random_bytes(&r, sizeof r);
+		long long nap = wait / 2 + (long long)(r % (unsigned)(wait / 2 + 1)); /* jitter */
+		if (nap > left)
+			nap = left;
+		if (*tries == 1 || verbose)
+			warnx_("master %s not answering yet (%s): retrying for up to %llds",
+			       a->master, status ? "error" : "no answer", left / 1000);
+		if (sleep_ms(nap, &http_stop))
+			break;
+		wait = wait * 2 > 15000 ? 15000 : wait * 2;
+	}
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	progname = "legion-register";
@@ -80,34 +116,8 @@ int main(int argc, char **argv)
 		return EXIT_SOFTWARE;
 	}
 
-	long long end = now_ms() + limit * 1000, wait = 1000;
-	int stop = 0, busy = 0, tries = 0;
-	long status = 0;
-	for (;;) {
-		long long left = end - now_ms();
-		status = agent_heartbeat(&a, -1, left < 10000 ? (left > 1000 ? left : 1000) : 10000,
-					 &stop, &busy);
-		tries++;
-		if ((status >= 200 && status < 300) || status == 401 || status == 403 ||
-		    (status >= 400 && status < 500 && status != 408 && status != 429))
-			break;
-		if (http_stop)
-			break;
-		left = end - now_ms();
-		if (left <= 0)
-			break;
-		unsigned r = 0;
-		random_bytes(&r, sizeof r);
-		long long nap = wait / 2 + (long long)(r % (unsigned)(wait / 2 + 1)); /* jitter */
-		if (nap > left)
-			nap = left;
-		if (tries == 1 || verbose)
-			warnx_("master %s not answering yet (%s): retrying for up to %llds",
-			       a.master, status ? "error" : "no answer", left / 1000);
-		if (sleep_ms(nap, &http_stop))
-			break;
-		wait = wait * 2 > 15000 ? 15000 : wait * 2;
-	}
+	int stop = 0, tries = 0;
+	long status = heartbeat_until(&a, limit, &stop, &tries);
 	http_cleanup();
 	agent_free(&a);
 	if (status >= 200 && status < 300) {

@@ -39,6 +39,50 @@ static int push(char **argv, int *n, int max, ...)
 	return 0;
 }
 
+/* DIR with Spark's properties (the secret, 0600), work/ and local/; props, work and
+ * local (PATH_MAX + 32 bytes each) get their paths. 0, or the exit code (73). */
+static int write_dir(const char *dir, const char *secret, char *props, char *work, char *local)
+{
+	char d[PATH_MAX];
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || !realpath(dir, d) ||
+	    strlen(d) > PATH_MAX - 64) {
+		warn_("fatal: unable to create %s", dir);
+		return EXIT_CANTCREAT;
+	}
+	snprintf(props, PATH_MAX + 32, "%s/spark.properties", d);
+	snprintf(work, PATH_MAX + 32, "%s/work", d);
+	snprintf(local, PATH_MAX + 32, "%s/local", d);
+	struct buf b = {0};
+	int rc = agent_prop(&b, "spark.authenticate", "true");
+	rc = rc < 0 ? rc : agent_prop(&b, "spark.authenticate.secret", secret);
+	rc = rc < 0 ? rc : agent_prop(&b, "spark.network.crypto.enabled", "true");
+	if (rc || write_file(props, b.p, b.len, 0600) < 0 ||
+	    (mkdir(work, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(local, 0700) < 0 && errno != EEXIST)) {
+		warn_("fatal: unable to write %s", props);
+		if (b.p)
+			explicit_bzero(b.p, b.len);
+		buf_free(&b);
+		return EXIT_CANTCREAT;
+	}
+	explicit_bzero(b.p, b.len); /* b holds at least the three lines */
+	buf_free(&b);
+	return 0;
+}
+
+/* Runs the chain in this process; returns the exit code only when that failed. */
+static int exec_chain(char **cmd)
+{
+	char path[PATH_MAX];
+	if (proc_which(cmd[0], path, sizeof path) < 0) {
+		warnx_("fatal: unable to find legion-register in PATH");
+		return EXIT_NOTFOUND;
+	}
+	execv(path, cmd);
+	warn_("fatal: unable to run %s", path);
+	return errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
+}
+
 int main(int argc, char **argv)
 {
 	progname = "legion-worker";
@@ -86,30 +130,10 @@ int main(int argc, char **argv)
 	if (agent_host(host, sizeof host, addr, sizeof addr) < 0)
 		return EXIT_CONFIG;
 
-	char d[PATH_MAX], props[PATH_MAX + 32], work[PATH_MAX + 32], local[PATH_MAX + 32];
-	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || !realpath(dir, d) ||
-	    strlen(d) > PATH_MAX - 64) {
-		warn_("fatal: unable to create %s", dir);
-		return EXIT_CANTCREAT;
-	}
-	snprintf(props, sizeof props, "%s/spark.properties", d);
-	snprintf(work, sizeof work, "%s/work", d);
-	snprintf(local, sizeof local, "%s/local", d);
-	struct buf b = {0};
-	int rc = agent_prop(&b, "spark.authenticate", "true");
-	rc = rc < 0 ? rc : agent_prop(&b, "spark.authenticate.secret", secret);
-	rc = rc < 0 ? rc : agent_prop(&b, "spark.network.crypto.enabled", "true");
-	if (rc || write_file(props, b.p, b.len, 0600) < 0 ||
-	    (mkdir(work, 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(local, 0700) < 0 && errno != EEXIST)) {
-		warn_("fatal: unable to write %s", props);
-		if (b.p)
-			explicit_bzero(b.p, b.len);
-		buf_free(&b);
-		return EXIT_CANTCREAT;
-	}
-	explicit_bzero(b.p, b.len); /* b holds at least the three lines */
-	buf_free(&b);
+	char props[PATH_MAX + 32], work[PATH_MAX + 32], local[PATH_MAX + 32];
+	int rc = write_dir(dir, secret, props, work, local);
+	if (rc)
+		return rc;
 	agent_scrub_env("LEGION_SPARK_SECRET");
 	agent_scrub_env("LEGION_TLS_KEY"); /* a worker never needs the master's key */
 	if (setenv("SPARK_LOCAL_IP", addr, 1) < 0 || setenv("SPARK_PUBLIC_DNS", host, 1) < 0 ||
@@ -155,12 +179,5 @@ int main(int argc, char **argv)
 #undef PUSH
 	if (rc < 0)
 		return EXIT_SOFTWARE;
-	char path[PATH_MAX];
-	if (proc_which(cmd[0], path, sizeof path) < 0) {
-		warnx_("fatal: unable to find legion-register in PATH");
-		return EXIT_NOTFOUND;
-	}
-	execv(path, cmd);
-	warn_("fatal: unable to run %s", path);
-	return errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
+	return exec_chain(cmd);
 }

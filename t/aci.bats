@@ -85,7 +85,7 @@ cluster_of() { # the cluster id a run printed on stderr
 	c=$(jq -c '.properties.containers[0].properties' <<<"$m")
 	[ "$(jq -r .resources.requests.cpu <<<"$c")" = 2 ]
 	[ "$(jq -r .resources.requests.memoryInGB <<<"$c")" = 4.9 ] # 4g + JVM overhead + daemons
-	[ "$(jq -r '.command | join(" ")' <<<"$c")" = "legion-jobd -i 600" ]
+	[ "$(jq -r '.command | join(" ")' <<<"$c")" = "legion-master -i 600" ]
 	[ "$(jq -c '[.ports[].port]' <<<"$c")" = "[7077,7090,7078,7079,8080]" ]
 	[ "$(jq -c '[.properties.ipAddress.ports[].port]' <<<"$m")" = "[7077,7090,7078,7079,8080]" ]
 	[ "$(jq -r .properties.ipAddress.dnsNameLabel <<<"$m")" = "$cluster" ]

@@ -2,7 +2,7 @@
 # t/fake-azure in exec mode. Leaves out Spark: the master and worker commands are
 # stand-ins, written as test fixtures of the CLI's ARM path.
 #
-#   aci_stubs DIR          writes DIR/legion-jobd and DIR/legion-worker (python3); put DIR
+#   aci_stubs DIR          writes DIR/legion-master and DIR/legion-worker (python3); put DIR
 #                          first on PATH *before* fake_azure_start so the emulator runs them
 #   stub_mode ROLE MODE    how the next stand-ins of ROLE (master|worker) behave:
 #                          master: serve (default) | silent (runs, never answers) | exit
@@ -20,9 +20,9 @@
 aci_stubs() {
 	local dir=$1
 	mkdir -p "$dir"
-	cat >"$dir/legion-jobd" <<'EOF'
+	cat >"$dir/legion-master" <<'EOF'
 #!/usr/bin/env python3
-# TEST FIXTURE, not the product: a stand-in for helpers/legion-jobd that serves just the
+# TEST FIXTURE, not the product: a stand-in for helpers/legion-master that serves just the
 # job API the CLI calls (TLS with the cluster's certificate on $CONTAINER_IP:7090, bearer
 # LEGION_TOKEN), so t/aci.bats can test legion's ARM lifecycle without Spark.
 # A job prints its app name and args; args "sleep=S" and "exit=N" shape it.
@@ -180,7 +180,7 @@ if mode == "register":
 while True:
     time.sleep(60)
 EOF
-	chmod +x "$dir/legion-jobd" "$dir/legion-worker"
+	chmod +x "$dir/legion-master" "$dir/legion-worker"
 }
 
 stub_mode() {

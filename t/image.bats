@@ -2,7 +2,7 @@
 # t/image.bats: the Dockerfile's images, built with podman by mk/image.sh: the cli image
 # (FROM scratch: legion and a CA bundle, nothing else) and the spark image (legion, the
 # helpers, Java 17, Spark from pyspark), and a real cluster of spark-image containers:
-# a master running legion-jobd, a worker chain, a PySpark job through the job API.
+# a master running legion-master -> legion-jobd, a worker chain, a PySpark job through the job API.
 # Skipped unless LEGION_IMAGE_TESTS=1: it needs podman, root and a few minutes the first
 # time (mk/image.sh installs and configures podman, makes a Debian base with debootstrap
 # and builds both images; later runs reuse them and rebuild what changed).
@@ -54,17 +54,17 @@ wait_until() {
 	[ "$(podman image inspect --format '{{.Size}}' "$CLI")" -lt 2000000 ]
 }
 
-@test "spark image: legion and the four helpers, static, on PATH" {
+@test "spark image: legion and the five helpers, static, on PATH" {
 	run podman run --rm "$SPARK" legion version
 	[ "$status" -eq 0 ]
 	[ "$output" = "legion $VERSION" ]
-	for h in legion-jobd legion-worker legion-register legion-idle; do
+	for h in legion-master legion-jobd legion-worker legion-register legion-idle; do
 		run podman run --rm "$SPARK" "$h" -h
 		echo "$h: $status: $output"
 		[ "$status" -eq 0 ]
 		[[ ${lines[0]} == "usage: $h "* ]]
 	done
-	[ "$(podman image inspect --format '{{json .Config.Cmd}}' "$SPARK")" = '["legion-jobd"]' ]
+	[ "$(podman image inspect --format '{{json .Config.Cmd}}' "$SPARK")" = '["legion-master"]' ]
 }
 
 @test "spark image: Java 17, and Spark at the Makefile's pyspark version under SPARK_HOME" {
@@ -94,7 +94,7 @@ wait_until() {
 	# netns=host (containers.conf): each container on its own loopback address
 	podman run -d --name "$CT-master" -v "$IT/m:/work/m" -e LEGION_HOST=$m \
 		-e LEGION_TOKEN="$token" -e LEGION_SPARK_SECRET="$secret" -e LEGION_TLS_NAME=$name \
-		-e LEGION_CLUSTER=legion-0badcafe "$SPARK" legion-jobd -i 600 -d /work/m
+		-e LEGION_CLUSTER=legion-0badcafe "$SPARK" legion-master -i 600 -d /work/m
 	wait_until 20 test -s "$IT/m/tls.crt"
 	wait_until 90 healthy
 	podman run -d --name "$CT-worker" -v "$IT/w:/work/w" -e LEGION_HOST=127.0.9.22 \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # t/jobd.bats: the master's job daemon and the worker helpers as a user's cluster runs
-# them: one legion-jobd with a real Spark master on 127.0.9.1 and a real worker chain
+# them: one legion-master -> legion-jobd with a real Spark master on 127.0.9.1 and a real worker chain
 # (legion-worker -> legion-register -> legion-idle -> Spark worker) on 127.0.9.2, the
 # job API over pinned TLS, real PySpark jobs; plus cheap daemons with a stand-in Spark
 # for the idle and orphan exits. Leaves out the CLI (t/cli.bats and others).
@@ -12,7 +12,7 @@ setup_file() {
 	jd_env
 	[ -x "$SPARK_HOME/bin/spark-class" ] || skip "no Spark under $VENV (make spark)"
 	[ -n "${JAVA_HOME:-}" ] || skip "no java"
-	for h in legion-jobd legion-register legion-idle legion-worker; do
+	for h in legion-master legion-jobd legion-register legion-idle legion-worker; do
 		[ -x "$HELPERS/$h" ] || {
 			echo "missing $HELPERS/$h (make build)" >&2
 			return 1
@@ -47,7 +47,7 @@ setup_file() {
 	LEGION_HOST=$JD_ADDR LEGION_TOKEN=$JD_TOKEN LEGION_SPARK_SECRET=$JD_SECRET \
 		LEGION_TLS_NAME=$JD_NAME LEGION_CLUSTER=legion-0badcafe \
 		AZURE_STORAGE_ACCOUNT_NAME=legiontest AZURE_STORAGE_ACCOUNT_KEY=$JD_STORAGE_KEY \
-		bg_start jobd legion-jobd -i 600 -d "$JD/m"
+		bg_start jobd legion-master -i 600 -d "$JD/m"
 	wait_for -t 20 test -s "$JD/m/tls.crt"
 	wait_for -t 90 healthy
 	LEGION_HOST=127.0.9.2 LEGION_MASTER=$JD_ADDR LEGION_TLS_CERT=$(cat "$JD/m/tls.crt") \
@@ -214,7 +214,7 @@ worker_env() {
 }
 
 @test "each helper has one usage line and exits 64 on a bad command line" {
-	for h in legion-jobd legion-register legion-idle legion-worker; do
+	for h in legion-master legion-jobd legion-register legion-idle legion-worker; do
 		run --separate-stderr "$h" -Z
 		echo "$h: $status $stderr"
 		[ "$status" -eq 64 ]
@@ -301,7 +301,7 @@ worker_env() {
 		-addext "subjectAltName=DNS:m2.legion" -keyout "$JD/m2.key" -out "$JD/m2.crt" 2>/dev/null
 	LEGION_HOST=127.0.9.3 LEGION_TOKEN=$JD_TOKEN LEGION_SPARK_SECRET=$JD_SECRET LEGION_TLS_NAME=m2.legion \
 		LEGION_TLS_CERT=$(cat "$JD/m2.crt") LEGION_TLS_KEY=$(cat "$JD/m2.key") SPARK_HOME=$JD/fakespark \
-		bg_start jobd2 legion-jobd -i 0 -d "$JD/m2"
+		bg_start jobd2 legion-master -i 0 -d "$JD/m2"
 	worker_env orphan1 127.0.9.6 127.0.9.3
 	export LEGION_TLS_CERT=$(cat "$JD/m2.crt") LEGION_TLS_NAME=m2.legion
 	bg_start orphan1 legion-idle -n 1 -u 2 -i 0 -w - "$JD/fake-worker" orphan1
@@ -317,7 +317,7 @@ worker_env() {
 
 @test "an idle daemon stops its master, tells heartbeating workers to stop, and exits 0" {
 	LEGION_HOST=127.0.9.4 LEGION_TOKEN=$JD_TOKEN LEGION_SPARK_SECRET=$JD_SECRET LEGION_TLS_NAME=$JD_NAME \
-		SPARK_HOME=$JD/fakespark bg_start jobd3 legion-jobd -i 5 -d "$JD/m3"
+		SPARK_HOME=$JD/fakespark bg_start jobd3 legion-master -i 5 -d "$JD/m3"
 	wait_for -t 20 test -s "$JD/m3/tls.crt"
 	worker_env idle3 127.0.9.8 127.0.9.4
 	export LEGION_TLS_CERT=$(cat "$JD/m3/tls.crt")
@@ -332,6 +332,7 @@ worker_env() {
 	[ -z "$(procs_under "$JD/m3")" ]
 	[ -z "$(procs_under "$JD/fake-worker idle3")" ]
 	[ ! -e "$JD/m3/spark.properties" ] # the secret does not outlive the daemon
+	[ ! -e "$JD/m3/tls.key" ]          # nor the TLS key: legion-jobd removes it once loaded
 }
 
 @test "SIGTERM stops the worker chain and the daemon (exit 143) and leaves no process behind" {

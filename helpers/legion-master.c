@@ -1,0 +1,282 @@
+/*
+ * helpers/legion-master: the master container's entrypoint. Checks the configuration,
+ * writes Spark's properties (with the RPC secret and the storage key, mode 0600) and
+ * the TLS identity into WORKDIR, takes those secrets out of the environment, and execs
+ * the chain: legion-jobd [-v] [-p PORT] [-i SECS] -d WORKDIR spark-class ...Master.
+ * Leaves out the job API and any waiting (legion-jobd does those): it only prepares and
+ * execs, the way legion-worker does for a worker.
+ *
+ * Exit codes: 64 usage; 70 internal error; 73 unable to write in WORKDIR; 78
+ * configuration missing; 126 / 127 legion-jobd could not be run; otherwise legion-jobd's.
+ */
+#include "helpers.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define USAGE "usage: legion-master [-v] [-p PORT] [-i IDLE_SECS] [-d WORKDIR]"
+static const char EXITS[] =
+	"exit: 64 usage; 70 internal error; 73 WORKDIR not writable; 78 configuration\n"
+	"      missing; 126 / 127 legion-jobd not runnable; otherwise those of legion-jobd";
+
+/* What the set-up reads from the environment; the secrets are owned copies. */
+struct setup {
+	char *secret, *tls_key, *acct_key; /* scrubbed from the environment */
+	const char *acct, *tls_cert;
+	char host[256], addr[64], tls_name[256];
+	char workdir[PATH_MAX], props[PATH_MAX + 32];
+};
+
+/* Copies a secret out of the environment and scrubs it there; NULL when unset. */
+static char *take_secret(const char *name)
+{
+	const char *v = getenv(name);
+	char *copy = v && *v ? strdup(v) : NULL;
+	agent_scrub_env(name);
+	return copy;
+}
+
+static void wipe(char **s)
+{
+	if (*s)
+		explicit_bzero(*s, strlen(*s));
+	free(*s);
+	*s = NULL;
+}
+
+/* The environment's configuration into s. 0, or -1 after a message (exit 78). */
+static int read_env(struct setup *s)
+{
+	const char *t = getenv("LEGION_TOKEN");
+	s->secret = take_secret("LEGION_SPARK_SECRET");
+	s->tls_key = take_secret("LEGION_TLS_KEY");
+	s->acct_key = take_secret("AZURE_STORAGE_ACCOUNT_KEY");
+	s->acct = getenv("AZURE_STORAGE_ACCOUNT_NAME");
+	s->tls_cert = getenv("LEGION_TLS_CERT");
+	if (!t || strlen(t) < 16 || strlen(t) > 512) {
+		warnx_("fatal: unable to find LEGION_TOKEN (16-512 characters) in the environment");
+		return -1;
+	}
+	if (!s->secret) {
+		warnx_("fatal: unable to find LEGION_SPARK_SECRET in the environment");
+		return -1;
+	}
+	if ((s->acct && *s->acct) != (s->acct_key != NULL)) {
+		warnx_("fatal: unable to use storage: set AZURE_STORAGE_ACCOUNT_NAME and _KEY");
+		return -1;
+	}
+	if (s->acct && strcspn(s->acct, ".=:/ \\") != strlen(s->acct)) {
+		warnx_("fatal: unable to use AZURE_STORAGE_ACCOUNT_NAME: not an account name");
+		return -1;
+	}
+	if ((s->tls_cert && *s->tls_cert) != (s->tls_key != NULL)) {
+		warnx_("fatal: unable to use TLS: set LEGION_TLS_CERT and _KEY, or neither");
+		return -1;
+	}
+	const char *v = getenv("SPARK_HOME");
+	if (!v || !*v || strlen(v) >= PATH_MAX - 32) {
+		warnx_("fatal: unable to find SPARK_HOME in the environment");
+		return -1;
+	}
+	if (agent_host(s->host, sizeof s->host, s->addr, sizeof s->addr) < 0)
+		return -1;
+	v = getenv("LEGION_TLS_NAME");
+	snprintf(s->tls_name, sizeof s->tls_name, "%s", v && *v ? v : s->host);
+	return 0;
+}
+
+/* WORKDIR and WORKDIR/jobs. 0, or -1 after a message (exit 73). */
+static int make_workdir(struct setup *s, const char *workdir)
+{
+	if (mkdir(workdir, 0700) < 0 && errno != EEXIST) {
+		warn_("fatal: unable to create %s", workdir);
+		return -1;
+	}
+	if (!realpath(workdir, s->workdir) || strlen(s->workdir) > PATH_MAX - 512) {
+		warn_("fatal: unable to use %s", workdir);
+		return -1;
+	}
+	char jobs[PATH_MAX + 16];
+	snprintf(jobs, sizeof jobs, "%s/jobs", s->workdir);
+	if (mkdir(jobs, 0700) < 0 && errno != EEXIST) {
+		warn_("fatal: unable to create %s", jobs);
+		return -1;
+	}
+	return 0;
+}
+
+/* The properties every Spark process of this master gets, into WORKDIR (0600). */
+static int write_props(struct setup *s)
+{
+	struct buf b = {0};
+	int rc = 0;
+	rc |= agent_prop(&b, "spark.authenticate", "true");
+	rc |= agent_prop(&b, "spark.authenticate.secret", s->secret);
+	rc |= agent_prop(&b, "spark.network.crypto.enabled", "true");
+	rc |= agent_prop(&b, "spark.master.rest.enabled", "false");
+	rc |= agent_prop(&b, "spark.driver.port", "7078");
+	rc |= agent_prop(&b, "spark.blockManager.port", "7079");
+	rc |= agent_prop(&b, "spark.driver.host", s->host);
+	rc |= agent_prop(&b, "spark.driver.bindAddress", s->addr);
+	rc |= agent_prop(&b, "spark.ui.enabled", "false");
+	rc |= agent_prop(&b, "spark.ui.port", "4040");
+	if (s->acct && s->acct_key) {
+		char k[512];
+		static const char *const kinds[] = {"blob", "dfs"};
+		for (int i = 0; i < 2; i++) {
+			snprintf(k, sizeof k,
+				 "spark.hadoop.fs.azure.account.key.%s.%s.core.windows.net",
+				 s->acct, kinds[i]);
+			rc |= agent_prop(&b, k, s->acct_key);
+		}
+	}
+	snprintf(s->props, sizeof s->props, "%s/spark.properties", s->workdir);
+	if (rc)
+		warnx_("fatal: out of memory");
+	else if ((rc = write_file(s->props, b.p, b.len, 0600)) < 0)
+		warn_("fatal: unable to write %s", s->props);
+	if (b.p)
+		explicit_bzero(b.p, b.len);
+	buf_free(&b);
+	return rc ? -1 : 0;
+}
+
+/* WORKDIR/tls.crt and WORKDIR/tls.key (0600; legion-jobd loads and removes it): from
+ * LEGION_TLS_CERT / LEGION_TLS_KEY, else a fresh identity for tls_name that is
+ * published on stderr (the CLI can pin it from the log). Returns the exit code. */
+static int write_tls(struct setup *s)
+{
+	char *gen_cert = NULL, *gen_key = NULL, path[PATH_MAX + 16];
+	const char *cert = s->tls_cert, *key = s->tls_key;
+	int ex = EXIT_CANTCREAT;
+	if (!key) {
+		const char *names[] = {s->tls_name, NULL};
+		if (tls_identity(names, &gen_cert, &gen_key) < 0)
+			return EXIT_CONFIG;
+		cert = gen_cert;
+		key = gen_key;
+	}
+	snprintf(path, sizeof path, "%s/tls.key", s->workdir);
+	if (write_file(path, key, strlen(key), 0600) < 0) {
+		warn_("fatal: unable to write %s", path);
+		goto out;
+	}
+	snprintf(path, sizeof path, "%s/tls.crt", s->workdir);
+	if (write_file(path, cert, strlen(cert), 0644) < 0) {
+		warn_("fatal: unable to write %s", path);
+		goto out;
+	}
+	if (gen_cert)
+		fprintf(stderr, "%s: generated a TLS certificate for %s:\n%s", progname,
+			s->tls_name, gen_cert);
+	ex = 0;
+out:
+	free(gen_cert);
+	wipe(&gen_key);
+	return ex;
+}
+
+/* Copies of the NULL-terminated strings at argv[*n...] (at most max). */
+static int push(char **argv, int *n, int max, const char *const *add)
+{
+	for (; *add; add++)
+		if (*n >= max - 1 || !(argv[(*n)++] = strdup(*add))) {
+			warnx_("fatal: out of memory");
+			return -1;
+		}
+	return 0;
+}
+
+/* legion-jobd's command line: our options, then Spark's master as its program. */
+static char **chain(struct setup *s, const char *port, const char *idle)
+{
+	char **argv;
+	int n = 0, rc = 0, max = 24;
+	char bin[PATH_MAX + 32];
+	if (!(argv = calloc((size_t)max, sizeof *argv)))
+		return NULL;
+	snprintf(bin, sizeof bin, "%s/bin/spark-class", getenv("SPARK_HOME"));
+	rc |= push(argv, &n, max, (const char *const[]){"legion-jobd", NULL});
+	if (verbose)
+		rc |= push(argv, &n, max, (const char *const[]){"-v", NULL});
+	if (port)
+		rc |= push(argv, &n, max, (const char *const[]){"-p", port, NULL});
+	if (idle)
+		rc |= push(argv, &n, max, (const char *const[]){"-i", idle, NULL});
+	rc |= push(argv, &n, max,
+		   (const char *const[]){"-d", s->workdir, "--", bin,
+					 "org.apache.spark.deploy.master.Master", "--host", s->host,
+					 "--port", "7077", "--webui-port", "8080",
+					 "--properties-file", s->props, NULL});
+	return rc ? NULL : argv;
+}
+
+int main(int argc, char **argv)
+{
+	progname = "legion-master";
+	const char *workdir = "legion-jobd", *port = NULL, *idle = NULL; /* in the cwd */
+	long long x;
+	int opt;
+	opterr = 0; /* our own message, in our own shape */
+	while ((opt = getopt(argc, argv, "vp:i:d:h")) != -1) {
+		switch (opt) {
+		case 'v': verbose = 1; break;
+		case 'p':
+			if (agent_opt_port(optarg, &x) < 0)
+				return EXIT_USAGE;
+			port = optarg;
+			break;
+		case 'i':
+			if (agent_opt_secs('i', optarg, 365LL * 86400, &x) < 0)
+				return EXIT_USAGE;
+			idle = optarg;
+			break;
+		case 'd': workdir = optarg; break;
+		case 'h': printf("%s\n%s\n", USAGE, EXITS); return 0;
+		default: return agent_usage(optopt, USAGE);
+		}
+	}
+	if (optind != argc)
+		return agent_usage(0, USAGE);
+
+	/* secrets first: out of the environment before anything else can see them */
+	struct setup s = {0};
+	int ex = EXIT_CONFIG;
+	if (read_env(&s) < 0)
+		goto out;
+	ex = EXIT_CANTCREAT;
+	if (make_workdir(&s, workdir) < 0 || write_props(&s) < 0)
+		goto out;
+	if ((ex = write_tls(&s)) != 0)
+		goto out;
+	ex = EXIT_SOFTWARE;
+	char **cmd = chain(&s, port, idle), path[PATH_MAX];
+	if (!cmd)
+		goto out;
+	wipe(&s.secret);
+	wipe(&s.tls_key);
+	wipe(&s.acct_key);
+	if (proc_which(cmd[0], path, sizeof path) < 0) {
+		warnx_("fatal: unable to find legion-jobd in PATH");
+		ex = EXIT_NOTFOUND;
+		goto out;
+	}
+	execv(path, cmd);
+	warn_("fatal: unable to run %s", path);
+	ex = errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
+out:
+	wipe(&s.secret);
+	wipe(&s.tls_key);
+	wipe(&s.acct_key);
+	if (s.props[0]) { /* exec failed: what the set-up wrote goes */
+		char key[PATH_MAX + 16];
+		snprintf(key, sizeof key, "%s/tls.key", s.workdir);
+		unlink(key);
+		unlink(s.props);
+	}
+	return ex;
+}
