@@ -378,9 +378,10 @@ pid_t proc_spawn(char *const argv[], char *const env[], const char *cwd, const i
 /* Sends sig to pid's process group, waits up to grace_ms for pid (saying what did
  * not stop), then SIGKILLs the group; reaps pid and returns its wait status. */
 int proc_stop_group(pid_t pid, int sig, long grace_ms, const char *what);
-/* prog's path: itself when it contains '/', else the first executable match in PATH,
- * into out. -1 (errno ENOENT) when not found. */
-int proc_which(const char *prog, char *out, size_t n);
+/* prog's path: itself when it contains '/', else the first executable match in the
+ * colon-separated list path (NULL: $PATH, else /usr/local/bin:/usr/bin:/bin), into out.
+ * -1 (errno ENOENT) when not found. */
+int proc_which(const char *prog, const char *path, char *out, size_t n);
 /* Removes everything inside dir (recursively, symbolic links not followed) but the
  * entry named keep (NULL: none); dir itself stays. */
 void proc_rm_tree(const char *dir, const char *keep);

@@ -99,7 +99,7 @@ int proc_stop_group(pid_t pid, int sig, long grace_ms, const char *what)
 	return status;
 }
 
-int proc_which(const char *prog, char *out, size_t n)
+int proc_which(const char *prog, const char *path, char *out, size_t n)
 {
 	if (strchr(prog, '/')) {
 		if (strlen(prog) >= n) {
@@ -109,7 +109,8 @@ int proc_which(const char *prog, char *out, size_t n)
 		strcpy(out, prog);
 		return 0;
 	}
-	const char *path = getenv("PATH");
+	if (!path)
+		path = getenv("PATH");
 	if (!path || !*path)
 		path = "/usr/local/bin:/usr/bin:/bin";
 	while (*path) {

@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 		snprintf(url, sizeof url, "http://%s:8081/json/", a.addr);
 		wurl = url;
 	}
-	if (proc_which(argv[optind], path, sizeof path) < 0) {
+	if (proc_which(argv[optind], NULL, path, sizeof path) < 0) {
 		warnx_("fatal: unable to find %s", argv[optind]);
 		agent_free(&a);
 		return EXIT_NOTFOUND;

@@ -46,7 +46,7 @@ static void on_signal(int sig)
 static int start_master(char **argv)
 {
 	char path[PATH_MAX], log[PATH_MAX + 16];
-	if (proc_which(argv[0], path, sizeof path) < 0) {
+	if (proc_which(argv[0], NULL, path, sizeof path) < 0) {
 		warnx_("fatal: unable to find %s", argv[0]);
 		return -1;
 	}

@@ -260,7 +260,7 @@ int main(int argc, char **argv)
 	wipe(&s.secret);
 	wipe(&s.tls_key);
 	wipe(&s.acct_key);
-	if (proc_which(cmd[0], path, sizeof path) < 0) {
+	if (proc_which(cmd[0], NULL, path, sizeof path) < 0) {
 		warnx_("fatal: unable to find legion-jobd in PATH");
 		ex = EXIT_NOTFOUND;
 		goto out;

@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	char path[PATH_MAX];
-	if (proc_which(argv[optind], path, sizeof path) < 0) {
+	if (proc_which(argv[optind], NULL, path, sizeof path) < 0) {
 		warnx_("fatal: unable to find %s", argv[optind]);
 		return EXIT_NOTFOUND;
 	}

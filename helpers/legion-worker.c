@@ -74,7 +74,7 @@ static int write_dir(const char *dir, const char *secret, char *props, char *wor
 static int exec_chain(char **cmd)
 {
 	char path[PATH_MAX];
-	if (proc_which(cmd[0], path, sizeof path) < 0) {
+	if (proc_which(cmd[0], NULL, path, sizeof path) < 0) {
 		warnx_("fatal: unable to find legion-register in PATH");
 		return EXIT_NOTFOUND;
 	}
