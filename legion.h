@@ -61,6 +61,18 @@ int parse_duration(const char *s, long long hi, long long *secs);
  * the alphabet and trailing '='. */
 int base64_encode(const void *data, size_t n, struct buf *out);
 int base64_decode(const char *s, size_t n, struct buf *out);
+/* The same decoder a piece at a time, for data too big to hold twice. lenient (set
+ * before the first call) also skips whitespace, takes the URL alphabet (- _) and at the
+ * end refuses a lone digit and more than two '='. Each call decodes s[0..n) into out
+ * (room for n / 4 * 3 + 3 bytes) and sets *outn; -1 on a byte outside the alphabet or
+ * data after '='. base64_stream_end: 0 when what came was complete. */
+struct base64_stream {
+	unsigned acc;
+	int bits, pad, lenient;
+};
+int base64_stream_decode(struct base64_stream *d, const char *s, size_t n, unsigned char *out,
+			 size_t *outn);
+int base64_stream_end(const struct base64_stream *d);
 
 /* n random bytes from the system (getrandom, else /dev/urandom). */
 int random_bytes(void *p, size_t n);

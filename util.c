@@ -365,41 +365,68 @@ int base64_encode(const void *data, size_t n, struct buf *out)
 	return buf_add(out, "", 0);
 }
 
-int base64_decode(const char *s, size_t n, struct buf *out)
+/* A base64 digit's value: the standard alphabet, and with lenient the URL one too. */
+static int b64_digit(unsigned char c, int lenient)
 {
-	unsigned v = 0;
-	int bits = 0;
-	size_t i = 0;
-	if (buf_add(out, "", 0) < 0)
-		return -1;
-	for (; i < n && s[i] != '='; i++) {
-		int d;
-		char c = s[i];
-		if (c >= 'A' && c <= 'Z')
-			d = c - 'A';
-		else if (c >= 'a' && c <= 'z')
-			d = c - 'a' + 26;
-		else if (c >= '0' && c <= '9')
-			d = c - '0' + 52;
-		else if (c == '+')
-			d = 62;
-		else if (c == '/')
-			d = 63;
-		else
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || (lenient && c == '-'))
+		return 62;
+	if (c == '/' || (lenient && c == '_'))
+		return 63;
+	return -1;
+}
+
+int base64_stream_decode(struct base64_stream *d, const char *s, size_t n, unsigned char *out,
+			 size_t *outn)
+{
+	size_t o = 0;
+	*outn = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (d->lenient && (c == ' ' || c == '\n' || c == '\r' || c == '\t'))
+			continue;
+		if (c == '=') {
+			d->pad++;
+			continue;
+		}
+		int v = b64_digit(c, d->lenient);
+		if (v < 0 || d->pad)
 			return -1;
-		v = (v << 6) | (unsigned)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			unsigned char byte = (unsigned char)(v >> bits);
-			if (buf_add(out, &byte, 1) < 0)
-				return -1;
+		d->acc = (d->acc << 6) | (unsigned)v;
+		d->bits += 6;
+		if (d->bits >= 8) {
+			d->bits -= 8;
+			out[o++] = (unsigned char)(d->acc >> d->bits);
+			d->acc &= (1u << d->bits) - 1;
 		}
 	}
-	for (; i < n; i++)
-		if (s[i] != '=')
-			return -1;
+	*outn = o;
 	return 0;
+}
+
+int base64_stream_end(const struct base64_stream *d)
+{
+	return d->lenient && (d->bits >= 6 || d->pad > 2) ? -1 : 0;
+}
+
+int base64_decode(const char *s, size_t n, struct buf *out)
+{
+	struct base64_stream d = {0};
+	unsigned char chunk[3 * 1024 + 3];
+	if (buf_add(out, "", 0) < 0)
+		return -1;
+	for (size_t i = 0, k; i < n; i += k) {
+		size_t m;
+		k = n - i < 4096 ? n - i : 4096;
+		if (base64_stream_decode(&d, s + i, k, chunk, &m) < 0 || buf_add(out, chunk, m) < 0)
+			return -1;
+	}
+	return base64_stream_end(&d);
 }
 
 void legion_home(char *out, size_t n)

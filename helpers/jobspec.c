@@ -28,76 +28,43 @@ static int file_name_ok(const char *s)
 	return 1;
 }
 
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
-/* Decodes the base64 in JSON string token i (raw, escapes \/ \n \r allowed) into a new
- * file at path (0600). 0, or -1 with why set. */
+/* Decodes the base64 in JSON string token i (raw, escapes \/ \n \r \t allowed) into a
+ * new file at path (0600), a piece at a time. 0, or -1 with why set. */
 static int b64_to_file(const struct json *j, int i, const char *path, const char **why)
 {
-	const unsigned char *s = (const unsigned char *)j->s + j->t[i].start;
-	size_t n = (size_t)(j->t[i].end - j->t[i].start);
-	unsigned char out[12288];
-	size_t o = 0;
-	unsigned acc = 0;
-	int bits = 0, pad = 0, rc = -1;
+	const char *s = j->s + j->t[i].start;
+	size_t n = (size_t)(j->t[i].end - j->t[i].start), o;
+	struct base64_stream d = {.lenient = 1};
+	char in[16384];
+	unsigned char out[sizeof in / 4 * 3 + 3];
+	int rc = -1;
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	*why = "unable to write the file";
 	if (fd < 0)
 		return -1;
-	*why = "not base64";
-	for (size_t k = 0; k < n; k++) {
-		unsigned char c = s[k];
-		if (c == '\\' && k + 1 < n) {
-			c = s[++k];
-			if (c == 'n' || c == 'r' || c == 't')
-				continue;
-			if (c != '/')
-				goto out;
-		}
-		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-			continue;
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		int v = b64val(c);
-		if (v < 0 || pad)
-			goto out;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-		if (o == sizeof out) {
-			if (write(fd, out, o) != (ssize_t)o) {
-				*why = "unable to write the file";
-				goto out;
+	for (size_t k = 0; k < n;) {
+		size_t m = 0; /* the next piece, JSON escapes undone */
+		for (; k < n && m < sizeof in; k++) {
+			char c = s[k];
+			if (c == '\\' && k + 1 < n) {
+				c = s[++k];
+				if (c == 'n' || c == 'r' || c == 't')
+					continue;
+				if (c != '/')
+					c = '!'; /* outside the alphabet: refused below */
 			}
-			o = 0;
+			in[m++] = c;
+		}
+		*why = "not base64";
+		if (base64_stream_decode(&d, in, m, out, &o) < 0)
+			goto out;
+		if (o && write(fd, out, o) != (ssize_t)o) {
+			*why = "unable to write the file";
+			goto out;
 		}
 	}
-	if (bits >= 6 || pad > 2)
-		goto out;
-	if (o && write(fd, out, o) != (ssize_t)o) {
-		*why = "unable to write the file";
-		goto out;
-	}
-	rc = 0;
+	*why = "not base64";
+	rc = base64_stream_end(&d);
 out:
 	if (close(fd) < 0)
 		rc = -1;

@@ -733,6 +733,52 @@ static void test_util(void)
 		buf_free(&d);
 	}
 	CHECK(ok, "base64_decode refuses !, '=' inside, newlines, spaces and the URL alphabet");
+	ok = 1;
+	for (int n = 0; n < 200 && ok; n++) { /* fed in pieces of 1..7 characters */
+		unsigned char raw[200], out[200 + 8];
+		for (int i = 0; i < n; i++)
+			raw[i] = (unsigned char)rnd();
+		struct buf e = {0};
+		struct base64_stream d = {0};
+		size_t got = 0, m;
+		ok = base64_encode(raw, (size_t)n, &e) == 0;
+		for (size_t i = 0, k; ok && i < e.len; i += k) {
+			k = 1 + rnd() % 7;
+			k = k > e.len - i ? e.len - i : k;
+			ok = base64_stream_decode(&d, e.p + i, k, out + got, &m) == 0;
+			got += m;
+		}
+		ok = ok && base64_stream_end(&d) == 0 && got == (size_t)n && !memcmp(out, raw, got);
+		buf_free(&e);
+	}
+	CHECK(ok, "base64_stream_decode in pieces gives what base64_decode gives");
+	static const struct {
+		const char *s, *want; /* want NULL: refused */
+	} lenient[] = {
+		{"Zm9v\nYmFy", "foobar"},
+		{" Zm 9v\t", "foo"},
+		{"-_8=", "\xfb\xff"},
+		{"Zg==", "f"},
+		{"Z", NULL},
+		{"Zg===", NULL},
+		{"Zg==Zg", NULL},
+		{"Zm9v!", NULL},
+	};
+	ok = 1;
+	for (size_t i = 0; i < sizeof lenient / sizeof *lenient; i++) {
+		struct base64_stream d = {.lenient = 1};
+		unsigned char out[16];
+		size_t m = 0;
+		int rc = base64_stream_decode(&d, lenient[i].s, strlen(lenient[i].s), out, &m);
+		rc = rc < 0 ? rc : base64_stream_end(&d);
+		if (lenient[i].want)
+			ok = ok && rc == 0 && m == strlen(lenient[i].want) &&
+			     !memcmp(out, lenient[i].want, m);
+		else
+			ok = ok && rc == -1;
+	}
+	CHECK(ok, "lenient base64: whitespace and the URL alphabet taken; a lone digit, "
+		  "'===' and data after '=' refused");
 
 	/* sizes in MiB */
 	static const struct {
