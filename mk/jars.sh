@@ -45,8 +45,9 @@ install_one() {
 	tmp=$dir/.$3.part
 	rm -f "$tmp"
 	curl -fsSL --retry 3 -o "$tmp" "$REPO/$4" || { say "fatal: cannot fetch $REPO/$4"; rm -f "$tmp"; exit 1; }
-	sha1=$(curl -fsSL --retry 3 "$REPO/$4.sha1" | cut -c1-40) ||
+	sha1=$(curl -fsSL --retry 3 "$REPO/$4.sha1") ||
 		{ say "fatal: cannot fetch $REPO/$4.sha1"; rm -f "$tmp"; exit 1; }
+	sha1=$(echo "$sha1" | cut -c1-40)
 	if ! echo "$sha1  $tmp" | sha1sum -c - >/dev/null 2>&1; then
 		say "fatal: $3 does not match Maven Central's SHA-1 $sha1"
 		rm -f "$tmp"
