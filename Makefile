@@ -78,6 +78,8 @@ $(VENV)/.runtime: $(VENV)/.pyspark-$(PYSPARK_VERSION) mk/pylibs.txt mk/jars.sh
 	sh mk/jars.sh install "$$($(VENV)/bin/python3 -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')/jars"
 	touch $@
 $(AZURITE)/.installed:
+	command -v npm >/dev/null || $$([ "$$(id -u)" = 0 ] || echo sudo) \
+		apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 	npm install -s --no-audit --no-fund --omit=dev --prefix $(AZURITE) 'azurite@$(AZURITE_VERSION)'
 	touch $@
 
