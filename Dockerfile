@@ -1,12 +1,14 @@
 # Legion's images, one multi-stage file:
 #   --target cli    FROM scratch: the static `legion` and a CA bundle, nothing else
 #   --target spark  (default) the Spark runtime for master and workers: JRE 17,
-#                   Python 3, pyspark, `legion` and its helpers
+#                   Python 3, pyspark with numpy, pandas and pyarrow (mk/pylibs.txt),
+#                   the Hadoop Azure connector (mk/jars.sh), `legion` and its helpers
 # Build arguments:
 #   BASE             the Debian image to build on (default debian:bookworm-slim); on
 #                    machines without a registry, import one made with debootstrap
 #   PYSPARK_VERSION  the pyspark release from PyPI (default: the Makefile's)
-#   PIP_INDEX, PIP_CA  pip's index and CA bundle, when PyPI is reached another way
+#   PIP_INDEX, PIP_CA  pip's index and CA bundle, when PyPI is reached another way;
+#                   PIP_CA is also the CA bundle for Maven Central (the connector's jars)
 # Example: podman build --build-arg BASE=local/debian:bookworm -t legion/spark:0.1.0 .
 # mk/image.sh does it all with podman on a machine with no registry (t/image.bats).
 ARG BASE=debian:bookworm-slim
@@ -40,6 +42,14 @@ COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certifica
 COPY --from=build /src/legion /legion
 ENTRYPOINT ["/legion"]
 
+# The Hadoop Azure connector (mk/jars.sh: pinned coordinates, checked against Maven
+# Central's SHA-1 and our SHA-256), fetched with the build stage's curl so that the
+# runtime image needs none. PIP_CA is curl's CA bundle here too.
+FROM build AS jars
+ARG PIP_CA=
+COPY mk/jars.sh mk/
+RUN mkdir /jars && ${PIP_CA:+env CURL_CA_BUNDLE="$PIP_CA"} sh mk/jars.sh install /jars
+
 FROM ${BASE} AS spark
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
@@ -51,10 +61,13 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
 ARG PYSPARK_VERSION=3.5.7
 ARG PIP_INDEX=
 ARG PIP_CA=
+COPY mk/pylibs.txt /tmp/pylibs.txt
 RUN python3 -m venv /opt/venv \
 	&& /opt/venv/bin/pip install --no-cache-dir ${PIP_INDEX:+--index-url "$PIP_INDEX"} \
-	${PIP_CA:+--cert "$PIP_CA"} "pyspark==${PYSPARK_VERSION}" \
+	${PIP_CA:+--cert "$PIP_CA"} "pyspark==${PYSPARK_VERSION}" -r /tmp/pylibs.txt \
+	&& rm /tmp/pylibs.txt \
 	&& ln -s /opt/venv/lib/python3*/site-packages/pyspark /opt/spark
+COPY --from=jars /jars/ /opt/spark/jars/
 ENV SPARK_HOME=/opt/spark \
 	PYSPARK_PYTHON=/opt/venv/bin/python3 \
 	JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \

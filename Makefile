@@ -68,12 +68,24 @@ asan:
 		CPPFLAGS='-I. -I$(DEPS)/include' \
 		LIBS="$$(pkg-config --libs libcurl) -lbearssl -lpthread -lm -fsanitize=address,undefined"
 
-# Spark from PyPI into a venv, once.
-spark: $(VENV)/.pyspark-$(PYSPARK_VERSION)
+# Spark from PyPI into a venv, once; then its Python libraries (mk/pylibs.txt), the
+# Hadoop Azure connector in pyspark's jars/ (mk/jars.sh), and Azurite for the tests.
+AZURITE_VERSION = 3.35.0
+AZURITE = $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/legion/azurite-$(AZURITE_VERSION)
+spark: $(VENV)/.pyspark-$(PYSPARK_VERSION) $(VENV)/.runtime $(AZURITE)/.installed
 $(VENV)/.pyspark-$(PYSPARK_VERSION):
 	sh mk/deps.sh packages
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q 'pyspark==$(PYSPARK_VERSION)'
+	touch $@
+$(VENV)/.runtime: $(VENV)/.pyspark-$(PYSPARK_VERSION) mk/pylibs.txt mk/jars.sh
+	$(VENV)/bin/pip install -q -r mk/pylibs.txt
+	sh mk/jars.sh install "$$($(VENV)/bin/python3 -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')/jars"
+	touch $@
+$(AZURITE)/.installed:
+	command -v npm >/dev/null || $$([ "$$(id -u)" = 0 ] || echo sudo) \
+		apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+	npm install -s --no-audit --no-fund --omit=dev --prefix $(AZURITE) 'azurite@$(AZURITE_VERSION)'
 	touch $@
 
 # The README's first command: a real Spark job on this machine.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # t/image.bats: the Dockerfile's images, built with podman by mk/image.sh: the cli image
 # (FROM scratch: legion and a CA bundle, nothing else) and the spark image (legion, the
-# helpers, Java 17, Spark from pyspark), and a real cluster of spark-image containers:
+# helpers, Java 17, Spark from pyspark with numpy, pandas, pyarrow and the Hadoop Azure
+# connector), and a real cluster of spark-image containers:
 # a master running legion-master -> legion-jobd, a worker chain, a PySpark job through the job API.
 # Skipped unless LEGION_IMAGE_TESTS=1: it needs podman, root and a few minutes the first
 # time (mk/image.sh installs and configures podman, makes a Debian base with debootstrap
@@ -78,6 +79,36 @@ wait_until() {
 	! podman image inspect --format '{{json .Config.Env}}' "$SPARK" | grep -q PIP_
 }
 
+@test "spark image: numpy, pandas and pyarrow at mk/pylibs.txt's versions; the Azure connector's jars" {
+	local want
+	want=$(grep -E '^(numpy|pandas|pyarrow)==' "$ROOT/mk/pylibs.txt" | sort)
+	run podman run --rm "$SPARK" python3 -c 'import numpy, pandas, pyarrow
+for m in (numpy, pandas, pyarrow): print(f"{m.__name__}=={m.__version__}")'
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[@]}" | sort)" = "$want" ]
+	run podman run --rm "$SPARK" sh -c 'ls "$SPARK_HOME/jars"'
+	[ "$status" -eq 0 ]
+	local j
+	for j in $(sh "$ROOT/mk/jars.sh" list) hadoop-client-api-3.3.4.jar; do
+		printf '%s\n' "${lines[@]}" | grep -qx "$j" || { echo "missing: $j"; false; }
+	done
+	# the connector's classes load in Spark's JVM: wasb and abfss have a FileSystem
+	run podman run --rm "$SPARK" sh -c 'cd /tmp && python3 -c "
+from pyspark.sql import SparkSession
+s = SparkSession.builder.master(\"local[1]\").getOrCreate()
+h = s.sparkContext._jvm.org.apache.hadoop.fs.FileSystem
+c = s.sparkContext._jsc.hadoopConfiguration()
+for scheme in (\"wasb\", \"wasbs\", \"abfs\", \"abfss\"):
+    print(scheme, h.getFileSystemClass(scheme, c).getName())
+" 2>/dev/null'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "wasb org.apache.hadoop.fs.azure.NativeAzureFileSystem" ]
+	[ "${lines[1]}" = "wasbs org.apache.hadoop.fs.azure.NativeAzureFileSystem\$Secure" ]
+	[ "${lines[2]}" = "abfs org.apache.hadoop.fs.azurebfs.AzureBlobFileSystem" ]
+	[ "${lines[3]}" = "abfss org.apache.hadoop.fs.azurebfs.SecureAzureBlobFileSystem" ]
+}
+
 @test "spark image: a master and a worker container run a PySpark job to SUCCEEDED" {
 	local m=127.0.9.21 name=master.legion-0badcafe.legion token secret id
 	token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
@@ -112,5 +143,15 @@ wait_until() {
 	run api GET "/v1/jobs/$id/log?follow=1" -N
 	[ "$status" -eq 0 ]
 	printf '%s\n' "${lines[@]}" | grep -E '^\{"stream":"stdout","line":"Pi is roughly 3\.[0-9]+"\}$'
+	[ "${lines[-1]}" = '{"state":"SUCCEEDED","exitCode":0}' ]
+
+	# numpy, pandas and pyarrow on the worker container's executors too
+	jq -n --arg data "$(base64 -w0 "$ROOT/examples/pandas_udf.py")" \
+		'{name: "pandas_udf.py", app: "pandas_udf.py", appData: $data, args: []}' >"$IT/body.json"
+	id=$(api POST /v1/jobs --data-binary @"$IT/body.json" -H 'Content-Type: application/json' |
+		jq -r .id)
+	run api GET "/v1/jobs/$id/log?follow=1" -N
+	[ "$status" -eq 0 ]
+	printf '%s\n' "${lines[@]}" | grep -x '{"stream":"stdout","line":"mean by parity: 0=40 1=50"}'
 	[ "${lines[-1]}" = '{"state":"SUCCEEDED","exitCode":0}' ]
 }
