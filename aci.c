@@ -257,7 +257,7 @@ static int name_ok(const char *s, size_t max)
 
 static void a_close(struct backend *be);
 
-static int a_open_(struct backend *be, const struct opts *o, int *ex)
+static int a_open_(struct backend *be, const struct backend_cfg *o, int *ex)
 {
 	struct aci *a = calloc(1, sizeof *a);
 	if (!a) {
@@ -282,12 +282,9 @@ static int a_open_(struct backend *be, const struct opts *o, int *ex)
 	}
 	snprintf(a->rg, sizeof a->rg, "%s", o->resource_group);
 	snprintf(a->location, sizeof a->location, "%s", o->location);
-	a->parallel = o->parallel > 0 ? (int)o->parallel : 16;
+	a->parallel = o->parallel > 0 ? o->parallel : 16;
 	a->all = o->all;
-	/* submit leaves an empty resource group for the next run: ARM takes a while to
-	 * delete one and refuses to recreate it meanwhile; delete, gc and a failed
-	 * deploy-master remove it when Legion made it and nothing is left in it */
-	a->rg_cleanup = o->app == NULL;
+	a->rg_cleanup = o->rg_cleanup;
 	long long secs = PROVISION_TIMEOUT_S;
 	const char *pt = getenv("LEGION_PROVISION_TIMEOUT");
 	if (pt && *pt && parse_int(pt, 1, 86400, &secs) < 0) {
@@ -315,7 +312,7 @@ static int a_open_(struct backend *be, const struct opts *o, int *ex)
 }
 
 /* On failure nothing is left to close. */
-static int a_open(struct backend *be, const struct opts *o, int *ex)
+static int a_open(struct backend *be, const struct backend_cfg *o, int *ex)
 {
 	if (a_open_(be, o, ex) == 0)
 		return 0;
@@ -495,15 +492,7 @@ static void parse_group(const struct json *j, int root, struct group *g)
 		free(g->tags[i].value);
 	}
 	g->ntags = 0;
-	if (tags >= 0 && j->t[tags].type == JSMN_OBJECT)
-		for (int k = tags + 1, m = 0; m < j->t[tags].size; m++) {
-			char *tn = json_str(j, k), *tv = json_str(j, k + 1);
-			if (tn && tv)
-				group_settag(g, tn, tv);
-			free(tn);
-			free(tv);
-			k = json_skip(j, k + 1);
-		}
+	group_tags_json(g, j, tags);
 	free(g->ip);
 	free(g->fqdn);
 	g->ip = json_str(j, json_path(j, p, "ipAddress.ip"));
@@ -522,19 +511,17 @@ static void parse_group(const struct json *j, int root, struct group *g)
 	if (json_int(j, json_path(j, c, "instanceView.currentState.exitCode"), &code) == 0 &&
 	    json_eq(j, json_path(j, c, "instanceView.currentState.state"), "Terminated"))
 		g->exit_code = (int)code;
-	free(g->state);
 	if (state)
-		g->state = state;
+		g->state = group_state_parse(state);
 	else if (prov && !strcmp(prov, "Failed"))
-		g->state = strdup("Failed");
+		g->state = GS_FAILED;
 	else if (prov && !strcmp(prov, "Succeeded"))
-		g->state = strdup("Running");
+		g->state = GS_RUNNING;
 	else
-		g->state = strdup("Pending");
-	if (state && prov && !strcmp(prov, "Failed") && !strcmp(state, "Pending")) {
-		free(g->state);
-		g->state = strdup("Failed");
-	}
+		g->state = GS_PENDING;
+	if (state && prov && !strcmp(prov, "Failed") && g->state == GS_PENDING)
+		g->state = GS_FAILED;
+	free(state);
 	free(prov);
 }
 
@@ -705,13 +692,13 @@ static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 				*ex = EXIT_UNAVAIL;
 				goto out;
 			}
-			if (!strcmp(g->state, "Failed")) {
+			if (g->state == GS_FAILED) {
 				warnx_("container group %s failed to start", g->name);
 				show_tail(be, g->name);
 				*ex = EXIT_UNAVAIL;
 				goto out;
 			}
-			if (!strcmp(g->state, "Pending"))
+			if (g->state == GS_PENDING)
 				idx[still++] = idx[k];
 		}
 		pending = still;
@@ -735,15 +722,14 @@ static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 out:
 	if (rc < 0 && sent) {
 		int e2;
-		int saved = http_stop;
-		http_stop = 0; /* cleaning up after Ctrl-C must still reach ARM */
+		http_hold_begin(); /* cleaning up after Ctrl-C must still reach ARM */
 		fprintf(stderr,
 			"%s: rolling back: deleting the %d container group%s this run "
 			"asked for\n",
 			progname, n, n == 1 ? "" : "s");
 		if (a_remove(be, names, n, &e2) < 0)
 			warnx_("some of them may be left: 'legion gc' deletes them");
-		http_stop = saved;
+		http_hold_end();
 	}
 	for (int i = 0; r && i < n; i++)
 		http_resp_free(&r[i]);
@@ -998,7 +984,7 @@ static int a_logs(struct backend *be, const char *name, int tail, struct buf *ou
 	return rc;
 }
 
-const struct backend backend_aci = {
+const struct backend_ops backend_aci = {
 	.name = "aci",
 	.open = a_open,
 	.create = a_create,

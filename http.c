@@ -23,7 +23,37 @@
 #define RETRY_AFTER_MAX_S 120
 #define THROTTLE_TRIES 30 /* extra tries a request may spend on 429s, within the budget */
 
-volatile int http_stop;
+volatile sig_atomic_t http_stop;
+static volatile sig_atomic_t held, deferred;
+static sig_atomic_t stop_before_hold;
+static int holds;
+
+void http_interrupt(void)
+{
+	if (held)
+		deferred = 1;
+	else
+		http_stop = 1;
+}
+
+void http_hold_begin(void)
+{
+	if (holds++ == 0) {
+		stop_before_hold = http_stop;
+		deferred = 0;
+		held = 1;
+		http_stop = 0;
+	}
+}
+
+void http_hold_end(void)
+{
+	if (holds > 0 && --holds == 0) {
+		held = 0;
+		if (stop_before_hold || deferred)
+			http_stop = 1;
+	}
+}
 /* Throttling seen by the last fan-out, carried into the next: how many may run at once
  * (0 = no limit) and no start before this time. */
 static int throttle_limit;

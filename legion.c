@@ -1,9 +1,10 @@
 /*
  * legion.c: the command line: options, commands, the submit lifecycle and output
- * (JSON on stdout, messages on stderr). Leaves out HTTP (http.c), tokens (auth.c),
- * the job API client (jobs.c) and where containers run (the backends).
+ * (JSON on stdout, messages on stderr) and the small commands. Leaves out the submit
+ * lifecycle (submit.c), HTTP (http.c), tokens (auth.c), the job API client (cluster.c)
+ * and where containers run (the backends).
  */
-#include "legion.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -235,15 +236,6 @@ static int bad(const struct opts *o, const char *fmt, ...)
 
 #define MAX_CORES 4              /* ACI: 4 vCPU per group */
 #define MAX_GROUP_MB (16 * 1024) /* ACI: 16 GB per group */
-#define JVM_OVERHEAD_MB(m) ((m) / 10 > 384 ? (m) / 10 : 384)
-#define WORKER_DAEMON_MB 512 /* the Spark worker JVM and the agent beside the executor */
-
-/* Memory of a worker container for an executor of mb MiB. */
-static long long worker_group_mb(long long mb)
-{
-	return mb + JVM_OVERHEAD_MB(mb) + WORKER_DAEMON_MB;
-}
-
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	struct option longopts[NOPTS + 1];
@@ -281,9 +273,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_HELP: usage_command(stdout, o->cmd); return -1;
 		case O_VERBOSE: verbose = 1; break;
 		case O_BACKEND:
-			if (strcmp(a, "local") && strcmp(a, "aci"))
-				return bad(o, "--backend: '%s' is not a backend (local or aci)", a);
 			o->backend = a;
+			o->backend_from_env = 0;
 			break;
 		case O_NUM_EXECUTORS:
 			if (parse_int(a, 1, 256, &o->num_executors) < 0)
@@ -415,6 +406,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		if (rest > 0)
 			return bad(o, "unexpected argument '%s'", pos[0]);
 	}
+	if (!backend_find(o->backend)) {
+		char known[64];
+		backend_names(known, sizeof known);
+		return bad(o, "%s: '%s' is not a backend (%s)",
+			   o->backend_from_env ? "LEGION_BACKEND" : "--backend", o->backend, known);
+	}
 	if (o->cluster && (strncmp(o->cluster, "legion-", 7) || strlen(o->cluster) != 15 ||
 			   strspn(o->cluster + 7, "0123456789abcdef") != 8))
 		return bad(o, "'%s' is not a cluster id (legion-<8 hex digits>)", o->cluster);
@@ -429,6 +426,7 @@ static void defaults(struct opts *o)
 {
 	const char *b = getenv("LEGION_BACKEND");
 	o->backend = b && *b ? b : "local";
+	o->backend_from_env = b && *b;
 	o->location = "westus";
 	o->resource_group = "legion";
 	o->num_executors = 2;
@@ -471,539 +469,13 @@ static int check_inputs(const struct opts *o)
 	return 0;
 }
 
-static char **argv_dup(const char *const *a)
-{
-	int n = 0;
-	while (a[n])
-		n++;
-	char **v = calloc((size_t)n + 1, sizeof *v);
-	for (int i = 0; v && i < n; i++)
-		if (!(v[i] = strdup(a[i]))) {
-			for (int k = 0; k < i; k++)
-				free(v[k]);
-			free(v);
-			return NULL;
-		}
-	return v;
-}
-
-/* ---- the cluster's containers ---- */
-
-#define MASTER_PORTS                                                                               \
-	{                                                                                          \
-		7077, JOB_API_PORT, 7078, 7079, 8080                                               \
-	}
-#define WORKER_PORTS                                                                               \
-	{                                                                                          \
-		7078, 7079, 8081                                                                   \
-	}                    /* Spark worker, executor block manager, UI */
-#define MASTER_DAEMON_MB 512 /* the Spark master JVM and the job daemon */
-
-/* Environment both roles share: cluster, secrets, the master's certificate. */
-static int common_env(struct group *g, const struct opts *o, const struct master *m)
-{
-	char idle[32];
-	snprintf(idle, sizeof idle, "%lld", o->idle_timeout);
-	int rc = group_setenv(g, "LEGION_CLUSTER", m->cluster, 0) |
-		 group_setenv(g, "LEGION_TOKEN", m->token, 1) |
-		 group_setenv(g, "LEGION_SPARK_SECRET", m->spark_secret, 1) |
-		 group_setenv(g, "LEGION_TLS_CERT", m->cert_pem, 0) |
-		 group_setenv(g, "LEGION_TLS_NAME", m->tls_name, 0) |
-		 group_setenv(g, "LEGION_IDLE_TIMEOUT", idle, 0);
-	const char *acct = getenv("AZURE_STORAGE_ACCOUNT_NAME"),
-		   *key = getenv("AZURE_STORAGE_ACCOUNT_KEY");
-	if (acct && *acct && key && *key)
-		rc |= group_setenv(g, "AZURE_STORAGE_ACCOUNT_NAME", acct, 0) |
-		      group_setenv(g, "AZURE_STORAGE_ACCOUNT_KEY", key, 1);
-	return rc;
-}
-
-static int role_tags(struct group *g, const struct master *m, const char *role)
-{
-	char now[32];
-	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
-	return group_settag(g, "legion-cluster", m->cluster) |
-	       group_settag(g, "legion-role", role) | group_settag(g, "legion-created", now);
-}
-
-static int master_group(const struct opts *o, const struct master *m, struct group *g)
-{
-	static const int ports[] = MASTER_PORTS;
-	char name[64], idle[32];
-	const char *argv[] = {"legion-master", "-i", idle, NULL};
-	memset(g, 0, sizeof *g);
-	g->exit_code = -1;
-	snprintf(name, sizeof name, "%s-master", m->cluster);
-	snprintf(idle, sizeof idle, "%lld", o->idle_timeout);
-	g->name = strdup(name);
-	g->image = strdup(o->image);
-	g->dns_label = strdup(m->cluster);
-	g->argv = argv_dup(argv);
-	g->cpu = (double)o->driver_cores;
-	g->memory_mb = o->driver_mem_mb + JVM_OVERHEAD_MB(o->driver_mem_mb) + MASTER_DAEMON_MB;
-	memcpy(g->ports, ports, sizeof ports);
-	g->nports = (int)(sizeof ports / sizeof ports[0]);
-	if (!g->name || !g->image || !g->dns_label || !g->argv || common_env(g, o, m) ||
-	    group_setenv(g, "LEGION_TLS_KEY", m->key_pem, 1) || role_tags(g, m, "master"))
-		return -1;
-	return 0;
-}
-
-static int worker_group(const struct opts *o, const struct master *m, const char *run, int i,
-			struct group *g)
-{
-	char name[64], cores[16], mem[32];
-	const char *argv[] = {"legion-worker", NULL};
-	memset(g, 0, sizeof *g);
-	g->exit_code = -1;
-	snprintf(name, sizeof name, "%s-%s-w%d", m->cluster, run, i);
-	snprintf(cores, sizeof cores, "%lld", o->executor_cores);
-	snprintf(mem, sizeof mem, "%lld", o->executor_mem_mb);
-	g->name = strdup(name);
-	g->image = strdup(o->image);
-	g->argv = argv_dup(argv);
-	g->cpu = (double)o->executor_cores;
-	g->memory_mb = worker_group_mb(o->executor_mem_mb);
-	/* the master and the driver reach a worker by its own public name (ACI) */
-	static const int ports[] = WORKER_PORTS;
-	memcpy(g->ports, ports, sizeof ports);
-	g->nports = (int)(sizeof ports / sizeof ports[0]);
-	g->dns_label = strdup(name);
-	if (!g->name || !g->image || !g->argv || !g->dns_label || common_env(g, o, m) ||
-	    group_setenv(g, "LEGION_MASTER", m->host[0] ? m->host : m->ip, 0) ||
-	    group_setenv(g, "LEGION_WORKER_NAME", name, 0) ||
-	    group_setenv(g, "LEGION_WORKER_CORES", cores, 0) ||
-	    group_setenv(g, "LEGION_WORKER_MEMORY", mem, 0) || role_tags(g, m, "worker"))
-		return -1;
-	return 0;
-}
-
-static volatile sig_atomic_t got_signal;
-
-static int interrupted(void)
-{
-	return got_signal ? 128 + got_signal : 0;
-}
-
-/* Polls the job API until it answers, the master's container ends, or the deadline. */
-static int wait_master(struct backend *be, const struct master *m, const char *group, int *ex)
-{
-	long long secs = 180, pause = 200;
-	const char *t = getenv("LEGION_MASTER_TIMEOUT");
-	if (t && *t && parse_int(t, 1, 86400, &secs) < 0) {
-		warnx_("LEGION_MASTER_TIMEOUT: '%s' is not a whole number of seconds (1-86400)", t);
-		*ex = EXIT_CONFIG;
-		return -1;
-	}
-	long long deadline = now_ms() + secs * 1000;
-	while (!got_signal) {
-		struct http_resp r = {0};
-		int ok = jobs_call(m, "GET", "/v1/health", NULL, 0, 1, 3000, &r) == 0 &&
-			 r.status == 200;
-		http_resp_free(&r);
-		if (ok)
-			return 0;
-		struct group g;
-		int rc = be->get(be, group, &g, ex);
-		int ended = rc != 0 ||
-			    (g.state && strcmp(g.state, "Running") && strcmp(g.state, "Pending"));
-		if (ended) {
-			struct buf log = {0};
-			int e2;
-			if (rc == 0 && be->logs(be, group, 20, &log, &e2) == 0 && log.len)
-				fprintf(stderr, "%s", log.p);
-			warnx_("the master %s stopped (%s) before its job API answered", group,
-			       rc == 0 ? g.state : "gone");
-			buf_free(&log);
-			group_free(&g);
-			*ex = EXIT_UNAVAIL;
-			return -1;
-		}
-		group_free(&g);
-		if (now_ms() > deadline) {
-			warnx_("the master %s did not answer within %lld s "
-			       "(LEGION_MASTER_TIMEOUT); "
-			       "'legion logs %s --container %s' may say why",
-			       group, secs, m->cluster, group);
-			*ex = EXIT_UNAVAIL; /* README: the master never came up */
-			return -1;
-		}
-		sleep_ms(pause, (volatile int *)&got_signal);
-		pause = pause < 2000 ? pause * 3 / 2 : 2000;
-	}
-	*ex = interrupted();
-	return -1;
-}
-
-/* Waits until want workers of this run have registered with the job daemon. */
-static int wait_workers(const struct master *m, const char *prefix, int want, int *ex)
-{
-	long long deadline = now_ms() + 600000, said = 0;
-	int last = -1;
-	while (!got_signal) {
-		struct http_resp r = {0};
-		struct json j = {0};
-		int have = 0;
-		if (jobs_call(m, "GET", "/v1/status", NULL, 0, 1, 5000, &r) == 0 &&
-		    r.status == 200 && json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
-			int ws = json_get(&j, 0, "workers");
-			for (int k = 0; ws >= 0 && k < j.t[ws].size; k++) {
-				char name[128];
-				if (json_strcpy(&j, json_get(&j, json_at(&j, ws, k), "name"), name,
-						sizeof name) == 0 &&
-				    !strncmp(name, prefix, strlen(prefix)))
-					have++;
-			}
-		}
-		json_free(&j);
-		http_resp_free(&r);
-		if (have != last || now_ms() - said > 10000) {
-			fprintf(stderr, "%s: %d of %d workers registered\n", progname, have, want);
-			last = have;
-			said = now_ms();
-		}
-		if (have >= want)
-			return 0;
-		if (now_ms() > deadline) {
-			warnx_("only %d of %d workers registered within 600 s", have, want);
-			*ex = EXIT_TEMPFAIL;
-			return -1;
-		}
-		sleep_ms(250, (volatile int *)&got_signal);
-	}
-	*ex = interrupted();
-	return -1;
-}
-
-/* Adds "name" and base64 "data" of each file in a comma-separated list. */
-static int add_files(struct jw *w, const char *key, const char *list)
-{
-	jw_arr(w, key);
-	char *copy = strdup(list), *save = NULL;
-	int rc = copy ? 0 : -1;
-	for (char *f = copy ? strtok_r(copy, ",", &save) : NULL; f && rc == 0;
-	     f = strtok_r(NULL, ",", &save)) {
-		struct buf raw = {0}, b64 = {0};
-		const char *base = strrchr(f, '/');
-		if (read_file(f, 64 << 20, &raw) < 0 || base64_encode(raw.p, raw.len, &b64) < 0) {
-			warn_("unable to read %s", f);
-			rc = -1;
-		} else {
-			jw_obj(w, NULL);
-			jw_str(w, "name", base ? base + 1 : f);
-			jw_strn(w, "data", b64.p, b64.len);
-			jw_end(w);
-		}
-		buf_free(&raw);
-		buf_free(&b64);
-	}
-	free(copy);
-	jw_end(w);
-	return rc;
-}
-
-/* The job document of DESIGN.md's POST /v1/jobs. Owned, or NULL. */
-static char *job_body(const struct opts *o, size_t *n)
-{
-	struct buf raw = {0}, b64 = {0};
-	struct jw w = {0};
-	char *doc = NULL;
-	const char *base = strrchr(o->app, '/');
-	base = base ? base + 1 : o->app;
-	if (read_file(o->app, 64 << 20, &raw) < 0 || base64_encode(raw.p, raw.len, &b64) < 0) {
-		warn_("unable to read %s", o->app);
-		goto out;
-	}
-	jw_obj(&w, NULL);
-	jw_str(&w, "name", o->name ? o->name : base);
-	jw_str(&w, "app", base);
-	jw_strn(&w, "appData", b64.p, b64.len);
-	jw_arr(&w, "args");
-	for (int i = 0; i < o->napp_args; i++)
-		jw_str(&w, NULL, o->app_args[i]);
-	jw_end(&w);
-	jw_obj(&w, "conf");
-	char v[32];
-	snprintf(v, sizeof v, "%lldm", o->executor_mem_mb);
-	jw_str(&w, "spark.executor.memory", v);
-	snprintf(v, sizeof v, "%lld", o->executor_cores);
-	jw_str(&w, "spark.executor.cores", v);
-	snprintf(v, sizeof v, "%lldm", o->driver_mem_mb);
-	jw_str(&w, "spark.driver.memory", v);
-	for (int i = 0; i < o->nconf; i++) {
-		const char *eq = strchr(o->conf[i], '=');
-		char key[256];
-		snprintf(key, sizeof key, "%.*s", (int)(eq - o->conf[i]), o->conf[i]);
-		jw_str(&w, key, eq + 1);
-	}
-	jw_end(&w);
-	if (o->klass)
-		jw_str(&w, "class", o->klass);
-	if ((o->py_files && add_files(&w, "pyFiles", o->py_files) < 0) ||
-	    (o->jars && add_files(&w, "jars", o->jars) < 0)) {
-		jw_finish(&w, NULL);
-		goto out;
-	}
-	jw_end(&w);
-	doc = jw_finish(&w, n);
-out:
-	buf_free(&raw);
-	buf_free(&b64);
-	return doc;
-}
-
-static int open_backend(const struct opts *o, struct backend *be, int *ex)
-{
-	*be = strcmp(o->backend, "aci") ? backend_local : backend_aci;
-	return be->open(be, o, ex);
-}
-
-/* Deletes groups by name, saying so on stderr. */
-static void teardown(struct backend *be, char **names, int n)
-{
-	int ex;
-	if (n <= 0)
-		return;
-	fprintf(stderr, "%s: deleting %d container group%s\n", progname, n, n == 1 ? "" : "s");
-	int saved = http_stop;
-	http_stop = 0; /* cleaning up after Ctrl-C must still reach the backend */
-	be->remove(be, names, n, &ex);
-	http_stop = saved;
-}
-
-/* Creates a new cluster's master and waits for its job API. Fills m; the master's
- * group name into name. */
-static int start_master(const struct opts *o, struct backend *be, struct master *m, char *name,
-			size_t n, int *ex)
-{
-	struct group g;
-	if (master_new(m, be->name) < 0) {
-		*ex = EXIT_SOFTWARE;
-		return -1;
-	}
-	if (master_group(o, m, &g) < 0) {
-		warnx_("out of memory");
-		group_free(&g);
-		*ex = EXIT_SOFTWARE;
-		return -1;
-	}
-	snprintf(name, n, "%s", g.name);
-	fprintf(stderr, "%s: starting cluster %s (%s backend)\n", progname, m->cluster, be->name);
-	int rc = be->create(be, &g, 1, ex);
-	int made = rc == 0; /* a failed create has deleted what it made */
-	if (rc == 0) {
-		snprintf(m->ip, sizeof m->ip, "%s", g.ip ? g.ip : "");
-		struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
-		if (g.fqdn && getaddrinfo(g.fqdn, NULL, &hints, &res) == 0) {
-			freeaddrinfo(res); /* public DNS: what Spark's master advertises (ACI) */
-			snprintf(m->host, sizeof m->host, "%s", g.fqdn);
-		} else
-			snprintf(m->host, sizeof m->host, "%s", m->ip);
-		if (master_save(m) < 0) {
-			*ex = EXIT_CONFIG;
-			rc = -1;
-		}
-	}
-	group_free(&g);
-	if (rc == 0 && wait_master(be, m, name, ex) < 0)
-		rc = -1;
-	if (rc < 0) {
-		char *names[] = {name};
-		if (made)
-			teardown(be, names, 1);
-		master_forget(m->cluster);
-	}
-	return rc;
-}
-
-/* A state and exit code from the job daemon into the CLI's exit status. */
-static int job_exit(const char *state, int code)
-{
-	if (!strcmp(state, "SUCCEEDED"))
-		return 0;
-	if (code > 0 && code < 256)
-		return code;
-	return 1;
-}
-
-static int cmd_submit(const struct opts *o)
-{
-	struct backend be;
-	struct master m = {0};
-	char master_name[64] = "", run[5], prefix[64];
-	struct group *ws = NULL;
-	char **names = NULL;
-	char *body = NULL;
-	int ex = 0, created = 0, nw = (int)o->num_executors;
-	if (open_backend(o, &be, &ex) < 0)
-		return ex;
-	if (o->master) {
-		int rc = master_load(o->master, &m);
-		if (rc != 0) {
-			if (rc > 0)
-				warnx_("no credentials for cluster %s here: it was not deployed "
-				       "from this "
-				       "machine (or was deleted)",
-				       o->master);
-			ex = EXIT_CONFIG;
-			goto out;
-		}
-	} else {
-		if (start_master(o, &be, &m, master_name, sizeof master_name, &ex) < 0)
-			goto out;
-		created = 1;
-	}
-	size_t blen = 0;
-	if (!(body = job_body(o, &blen))) {
-		ex = EXIT_DATAERR;
-		goto out;
-	}
-	random_hex(run, 2);
-	snprintf(prefix, sizeof prefix, "%s-%s-w", m.cluster, run);
-	ws = calloc((size_t)nw, sizeof *ws);
-	names = calloc((size_t)nw + 1, sizeof *names);
-	if (!ws || !names) {
-		ex = EXIT_SOFTWARE;
-		goto out;
-	}
-	for (int i = 0; i < nw; i++)
-		if (worker_group(o, &m, run, i + 1, &ws[i]) < 0) {
-			warnx_("out of memory");
-			ex = EXIT_SOFTWARE;
-			goto out;
-		}
-	fprintf(stderr, "%s: starting %d worker%s\n", progname, nw, nw == 1 ? "" : "s");
-	if (be.create(&be, ws, nw, &ex) < 0) {
-		nw = 0; /* create deleted the workers; names[] is still empty: only the master */
-		goto out;
-	}
-	for (int i = 0; i < nw; i++)
-		names[i] = ws[i].name;
-	if (wait_workers(&m, prefix, nw, &ex) < 0)
-		goto teardown;
-	struct http_resp r = {0};
-	char id[64] = "";
-	if (jobs_call(&m, "POST", "/v1/jobs", body, blen, 1, 120000, &r) < 0 || r.status != 201) {
-		warnx_("the master refused the job: %s", r.err[0] ? r.err : "no id");
-		ex = r.status == 400 || r.status == 413 ? EXIT_DATAERR : EXIT_UNAVAIL;
-		http_resp_free(&r);
-		goto teardown;
-	}
-	struct json j = {0};
-	if (json_parse(&j, r.body.p, r.body.len, NULL) != 0 ||
-	    json_strcpy(&j, json_get(&j, 0, "id"), id, sizeof id) < 0) {
-		warnx_("the master answered the job without an id");
-		ex = EXIT_UNAVAIL;
-	}
-	json_free(&j);
-	http_resp_free(&r);
-	if (ex)
-		goto teardown;
-	fprintf(stderr, "%s: job %s submitted to %s\n", progname, id, m.cluster);
-	if (o->detach) {
-		struct jw w = {0};
-		jw_obj(&w, NULL);
-		jw_str(&w, "cluster", m.cluster);
-		jw_str(&w, "job", id);
-		jw_end(&w);
-		char *doc = jw_finish(&w, NULL);
-		printf("%s\n", doc ? doc : "{}");
-		free(doc);
-		/* the cluster stops itself after the job and --idle-timeout */
-		nw = 0;
-		created = 0;
-		goto out;
-	}
-	char state[32] = "";
-	int code = -1;
-	if (jobs_follow(&m, id, state, sizeof state, &code) < 0) {
-		if (got_signal) {
-			fprintf(stderr, "%s: interrupted: killing job %s\n", progname, id);
-			http_stop = 0;
-			char path[128];
-			snprintf(path, sizeof path, "/v1/jobs/%s", id);
-			jobs_call(&m, "DELETE", path, NULL, 0, 2, 10000, &r);
-			http_resp_free(&r);
-			ex = interrupted();
-		} else
-			ex = EXIT_UNAVAIL;
-		goto teardown;
-	}
-	ex = job_exit(state, code);
-	fprintf(stderr, "%s: job %s %s (exit %d)\n", progname, id, state, code);
-teardown:
-	if (o->keep_alive) {
-		fprintf(stderr, "%s: keeping cluster %s: 'legion delete %s' removes it\n", progname,
-			m.cluster, m.cluster);
-		nw = 0;
-		created = 0;
-	}
-out:
-	if (names && nw > 0) {
-		if (created)
-			names[nw++] = master_name;
-		teardown(&be, names, nw);
-	} else if (created && master_name[0]) {
-		char *one[] = {master_name};
-		teardown(&be, one, 1);
-	}
-	if (created)
-		master_forget(m.cluster);
-	if (ws)
-		for (int i = 0; i < (int)o->num_executors; i++)
-			group_free(&ws[i]);
-	free(ws);
-	free(names);
-	free(body);
-	master_free(&m);
-	be.close(&be);
-	if (!ex && got_signal)
-		ex = interrupted();
-	return ex;
-}
-
-static int cmd_deploy(const struct opts *o)
-{
-	struct backend be;
-	struct master m = {0};
-	char name[64];
-	int ex = 0;
-	if (open_backend(o, &be, &ex) < 0)
-		return ex;
-	if (start_master(o, &be, &m, name, sizeof name, &ex) == 0) {
-		struct jw w = {0};
-		struct group g;
-		char ui[300];
-		int e2, got = be.get(&be, name, &g, &e2) == 0; /* the FQDN (aci) */
-		snprintf(ui, sizeof ui, "http://%s:8080", got && g.fqdn ? g.fqdn : m.ip);
-		jw_obj(&w, NULL);
-		jw_str(&w, "cluster", m.cluster);
-		jw_str(&w, "backend", be.name);
-		jw_obj(&w, "master");
-		jw_str(&w, "name", name);
-		jw_str(&w, "ip", m.ip);
-		jw_str(&w, "fqdn", got ? g.fqdn : NULL);
-		jw_str(&w, "ui", ui);
-		jw_end(&w);
-		jw_end(&w);
-		if (got)
-			group_free(&g);
-		char *doc = jw_finish(&w, NULL);
-		printf("%s\n", doc ? doc : "{}");
-		free(doc);
-	}
-	master_free(&m);
-	be.close(&be);
-	return ex;
-}
-
 /* One group as status shows it. */
 static void group_json(struct jw *w, const char *key, const struct group *g)
 {
 	jw_obj(w, key);
 	jw_str(w, "name", g->name);
 	jw_str(w, "role", group_tag(g, "legion-role"));
-	jw_str(w, "state", g->state);
+	jw_str(w, "state", group_state_name(g->state));
 	jw_str(w, "ip", g->ip);
 	jw_str(w, "fqdn", g->fqdn);
 	jw_num(w, "cpu", g->cpu);
@@ -1051,7 +523,7 @@ static void print_table(const struct group *gs, int n)
 			snprintf(agebuf, sizeof agebuf, "%lldh", age / 3600);
 		printf("%-17s %-32s %-7s %-10s %-15s %4g %6lldM %6s\n",
 		       group_tag(&gs[i], "legion-cluster"), gs[i].name,
-		       group_tag(&gs[i], "legion-role"), gs[i].state ? gs[i].state : "-",
+		       group_tag(&gs[i], "legion-role"), group_state_name(gs[i].state),
 		       gs[i].ip ? gs[i].ip : "-", gs[i].cpu, gs[i].memory_mb, agebuf);
 	}
 }
@@ -1063,7 +535,7 @@ static int cmd_status(const struct opts *o)
 	int n = 0, ex = 0;
 	if (open_backend(o, &be, &ex) < 0)
 		return ex;
-	if (be.list(&be, o->cluster, &gs, &n, &ex) < 0)
+	if (be.ops->list(&be, o->cluster, &gs, &n, &ex) < 0)
 		goto out;
 	for (int i = 0; i < n; i++)
 		if (!group_tag(&gs[i], "legion-role"))
@@ -1084,7 +556,7 @@ static int cmd_status(const struct opts *o)
 			k++;
 		jw_obj(&w, NULL);
 		jw_str(&w, "cluster", cl);
-		jw_str(&w, "backend", be.name);
+		jw_str(&w, "backend", be.ops->name);
 		int mi = -1;
 		for (int x = i; x < k; x++)
 			if (!strcmp(group_tag(&gs[x], "legion-role"), "master"))
@@ -1099,16 +571,15 @@ static int cmd_status(const struct opts *o)
 				group_json(&w, NULL, &gs[x]);
 		jw_end(&w);
 		/* jobs, when this machine holds the cluster's credentials */
-		struct master m;
+		struct cluster m;
 		struct http_resp r = {0};
 		struct json j = {0};
 		int jobs = -1;
-		if (mi >= 0 && gs[mi].state && !strcmp(gs[mi].state, "Running") &&
-		    master_load(cl, &m) == 0) {
-			if (jobs_call(&m, "GET", "/v1/status", NULL, 0, 1, 5000, &r) == 0 &&
+		if (mi >= 0 && gs[mi].state == GS_RUNNING && cluster_load(cl, &m) == 0) {
+			if (cluster_call(&m, "GET", "/v1/status", NULL, 0, 1, 5000, &r) == 0 &&
 			    r.status == 200 && json_parse(&j, r.body.p, r.body.len, NULL) == 0)
 				jobs = json_get(&j, 0, "jobs");
-			master_free(&m);
+			cluster_free(&m);
 		}
 		if (jobs >= 0)
 			jw_raw(&w, "jobs", j.s + j.t[jobs].start,
@@ -1130,17 +601,17 @@ static int cmd_status(const struct opts *o)
 	free(doc);
 out:
 	groups_free(gs, n);
-	be.close(&be);
+	be.ops->close(&be);
 	return ex;
 }
 
 /* The newest job's id from /v1/status, into id. */
-static int last_job(const struct master *m, char *id, size_t n)
+static int last_job(const struct cluster *m, char *id, size_t n)
 {
 	struct http_resp r = {0};
 	struct json j = {0};
 	int rc = -1;
-	if (jobs_call(m, "GET", "/v1/status", NULL, 0, 2, 5000, &r) == 0 && r.status == 200 &&
+	if (cluster_call(m, "GET", "/v1/status", NULL, 0, 2, 5000, &r) == 0 && r.status == 200 &&
 	    json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
 		int jobs = json_get(&j, 0, "jobs");
 		if (jobs >= 0 && j.t[jobs].size > 0)
@@ -1163,7 +634,7 @@ static void follow_container(struct backend *be, const char *name, int *ex)
 	int e2, first = 1;
 	while (!got_signal) {
 		all.len = 0;
-		if (be->logs(be, name, 0, &all, ex) < 0)
+		if (be->ops->logs(be, name, 0, &all, ex) < 0)
 			break;
 		if (first) /* what the first, --tail'ed print already showed */
 			seen = all.len;
@@ -1174,20 +645,19 @@ static void follow_container(struct backend *be, const char *name, int *ex)
 		}
 		first = 0;
 		struct group g;
-		int rc = be->get(be, name, &g, &e2);
-		int running = rc == 0 && g.state &&
-			      (!strcmp(g.state, "Running") || !strcmp(g.state, "Pending"));
-		if (rc == 0)
+		int rc = be->ops->get(be, name, &g, &e2);
+		int running = rc == BACKEND_FOUND && group_alive(g.state);
+		if (rc == BACKEND_FOUND)
 			group_free(&g);
 		if (!running) {
-			if (!first && rc == 0) { /* the last words */
+			if (!first && rc == BACKEND_FOUND) { /* the last words */
 				all.len = 0;
-				if (be->logs(be, name, 0, &all, &e2) == 0 && all.len > seen)
+				if (be->ops->logs(be, name, 0, &all, &e2) == 0 && all.len > seen)
 					fwrite(all.p + seen, 1, all.len - seen, stdout);
 			}
 			break;
 		}
-		sleep_ms(2000, (volatile int *)&got_signal);
+		sleep_ms(2000, &got_signal);
 	}
 	buf_free(&all);
 }
@@ -1203,23 +673,23 @@ static int cmd_logs(const struct opts *o)
 		if (strncmp(o->container, o->cluster, strlen(o->cluster))) {
 			ex = bad(o, "--container: '%s' is not a container of %s", o->container,
 				 o->cluster);
-		} else if (be.logs(&be, o->container, (int)o->tail, &b, &ex) == 0) {
+		} else if (be.ops->logs(&be, o->container, (int)o->tail, &b, &ex) == 0) {
 			fwrite(b.p, 1, b.len, stdout);
 			if (o->follow)
 				follow_container(&be, o->container, &ex);
 		}
 		buf_free(&b);
-		be.close(&be);
+		be.ops->close(&be);
 		return ex;
 	}
-	struct master m;
+	struct cluster m;
 	char id[64];
-	int rc = master_load(o->cluster, &m);
+	int rc = cluster_load(o->cluster, &m);
 	if (rc != 0) {
 		if (rc > 0)
 			warnx_("no credentials for cluster %s here; try --container NAME",
 			       o->cluster);
-		be.close(&be);
+		be.ops->close(&be);
 		return EXIT_CONFIG;
 	}
 	if (o->job)
@@ -1230,10 +700,10 @@ static int cmd_logs(const struct opts *o)
 	}
 	char state[32] = "";
 	int code = -1;
-	if (!ex && jobs_follow(&m, id, state, sizeof state, &code) < 0)
+	if (!ex && cluster_follow(&m, id, state, sizeof state, &code) < 0)
 		ex = got_signal ? interrupted() : EXIT_UNAVAIL;
-	master_free(&m);
-	be.close(&be);
+	cluster_free(&m);
+	be.ops->close(&be);
 	return ex;
 }
 
@@ -1244,19 +714,19 @@ static int cmd_delete(const struct opts *o)
 	int n = 0, ex = 0;
 	if (open_backend(o, &be, &ex) < 0)
 		return ex;
-	if (be.list(&be, o->cluster, &gs, &n, &ex) == 0) {
+	if (be.ops->list(&be, o->cluster, &gs, &n, &ex) == 0) {
 		char **names = calloc((size_t)n + 1, sizeof *names);
 		for (int i = 0; names && i < n; i++)
 			names[i] = gs[i].name;
 		if (n == 0)
 			fprintf(stderr, "%s: cluster %s has no containers\n", progname, o->cluster);
-		else if (names)
-			teardown(&be, names, n);
+		else if (names && backend_delete(&be, names, n) < 0)
+			ex = ex ? ex : EXIT_TEMPFAIL;
 		free(names);
-		master_forget(o->cluster);
+		cluster_forget(o->cluster);
 	}
 	groups_free(gs, n);
-	be.close(&be);
+	be.ops->close(&be);
 	return ex;
 }
 
@@ -1268,7 +738,7 @@ static int cmd_gc(const struct opts *o)
 	int n = 0, ex = 0;
 	if (open_backend(o, &be, &ex) < 0)
 		return ex;
-	if (be.list(&be, NULL, &gs, &n, &ex) < 0)
+	if (be.ops->list(&be, NULL, &gs, &n, &ex) < 0)
 		goto out;
 	char **names = calloc((size_t)n + 1, sizeof *names);
 	int k = 0;
@@ -1281,14 +751,13 @@ static int cmd_gc(const struct opts *o)
 			parse_int(c, 0, INT64_MAX, &created);
 		if (now - created < o->older_than)
 			continue;
-		int running = gs[i].state &&
-			      (!strcmp(gs[i].state, "Running") || !strcmp(gs[i].state, "Pending"));
+		int running = group_alive(gs[i].state);
 		int master_alive = 0;
 		for (int x = 0; x < n; x++)
 			if (!strcmp(group_tag(&gs[x], "legion-cluster"), cl) &&
 			    group_tag(&gs[x], "legion-role") &&
-			    !strcmp(group_tag(&gs[x], "legion-role"), "master") && gs[x].state &&
-			    (!strcmp(gs[x].state, "Running") || !strcmp(gs[x].state, "Pending")))
+			    !strcmp(group_tag(&gs[x], "legion-role"), "master") &&
+			    group_alive(gs[x].state))
 				master_alive = 1; /* a starting master is alive too */
 		if (!running || !master_alive)
 			names[k++] = gs[i].name;
@@ -1300,15 +769,15 @@ static int cmd_gc(const struct opts *o)
 		jw_str(&w, NULL, names[i]);
 	jw_end(&w);
 	jw_end(&w);
-	if (k > 0)
-		teardown(&be, names, k);
+	if (k > 0 && backend_delete(&be, names, k) < 0)
+		ex = ex ? ex : EXIT_TEMPFAIL;
 	char *doc = jw_finish(&w, NULL);
 	printf("%s\n", doc ? doc : "{}");
 	free(doc);
 	free(names);
 out:
 	groups_free(gs, n);
-	be.close(&be);
+	be.ops->close(&be);
 	return ex;
 }
 
@@ -1339,10 +808,35 @@ static int cmd_auth(struct opts *o)
 	return ex;
 }
 
+volatile sig_atomic_t got_signal;
+
+int interrupted(void)
+{
+	return got_signal ? 128 + got_signal : 0;
+}
+
 static void on_signal(int sig)
 {
 	got_signal = sig;
-	http_stop = 1;
+	http_interrupt();
+}
+
+int open_backend(const struct opts *o, struct backend *be, int *ex)
+{
+	struct backend_cfg cfg = {
+		.location = o->location,
+		.resource_group = o->resource_group,
+		.subscription = o->subscription,
+		.parallel = (int)o->parallel,
+		.all = o->all,
+		/* submit leaves an empty resource group for the next run: ARM takes a while
+		 * to delete one and refuses to recreate it meanwhile; delete, gc and a failed
+		 * deploy-master remove it when Legion made it and nothing is left in it */
+		.rg_cleanup = o->app == NULL,
+	};
+	be->ops = backend_find(o->backend);
+	be->ctx = NULL;
+	return be->ops->open(be, &cfg, ex);
 }
 
 int main(int argc, char **argv)

@@ -10,6 +10,7 @@
 #ifndef LEGION_H
 #define LEGION_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -92,7 +93,7 @@ int exit_status(int wstatus);
 /* Monotonic milliseconds. */
 long long now_ms(void);
 /* Sleeps ms, returning early (with 1) when *stop becomes non-zero. */
-int sleep_ms(long long ms, volatile int *stop);
+int sleep_ms(long long ms, volatile sig_atomic_t *stop);
 
 /* ---- json.c: jsmn reader, escaping writer --------------------------------------- */
 
@@ -213,7 +214,13 @@ void http_resp_free(struct http_resp *resp);
  * {"error","error_description"}) and status, for messages. */
 void http_describe(const struct http_req *req, struct http_resp *resp);
 /* Set to make every waiting request give up at its next chance (Ctrl-C). */
-extern volatile int http_stop;
+extern volatile sig_atomic_t http_stop;
+/* For signal handlers (async-signal-safe): sets http_stop, or, between
+ * http_hold_begin and http_hold_end, only after the end: clean-up (deleting what a run
+ * created) must reach the backend whatever signals arrive meanwhile. Holds nest. */
+void http_interrupt(void);
+void http_hold_begin(void);
+void http_hold_end(void);
 
 /* ---- auth.c: Entra ID tokens ------------------------------------------------------ */
 
@@ -248,6 +255,21 @@ struct tag {
 	char *name, *value; /* owned */
 };
 
+/* What a group is doing, as ACI reports it; local maps its processes onto these. */
+enum group_state {
+	GS_UNKNOWN, /* not observed (yet) */
+	GS_PENDING,
+	GS_RUNNING,
+	GS_SUCCEEDED,
+	GS_FAILED,
+	GS_STOPPED,
+};
+/* "Pending", "Running", ... ("-" for GS_UNKNOWN); and back (GS_UNKNOWN when unknown). */
+const char *group_state_name(enum group_state s);
+enum group_state group_state_parse(const char *s);
+/* 1 while a group is provisioning or running. */
+int group_alive(enum group_state s);
+
 /* A container group, the backend-neutral shape (ACI's word). One container each. */
 struct group {
 	char *name;  /* owned; unique within the cluster's scope */
@@ -263,7 +285,7 @@ struct group {
 	int ntags;
 	char *dns_label; /* owned or NULL */
 	/* observed, filled by get/list */
-	char *state;     /* Pending Running Succeeded Failed Stopped (owned) */
+	enum group_state state;
 	char *ip, *fqdn; /* owned or NULL */
 	int exit_code;   /* -1 while running or unknown */
 	long long created;
@@ -275,32 +297,30 @@ int group_setenv(struct group *g, const char *name, const char *value, int secur
 int group_settag(struct group *g, const char *name, const char *value);
 /* The tag's value, or NULL. */
 const char *group_tag(const struct group *g, const char *name);
+/* Adds every string member of the JSON object at token obj as a tag (ACI's "tags",
+ * local's spec.json); -1 when out of memory. */
+int group_tags_json(struct group *g, const struct json *j, int obj);
 
-struct command;
-/* The parsed command line. Strings point into argv (not owned) except conf. */
-struct opts {
-	const struct command *cmd; /* legion.c's */
-	const char *backend, *location, *resource_group, *subscription, *master, *name, *image,
-		*klass, *py_files, *jars, *output, *job, *container, *app, *cluster;
-	long long num_executors, executor_cores, executor_mem_mb, driver_cores, driver_mem_mb,
-		idle_timeout, parallel, tail, older_than;
-	int keep_alive, detach, follow, all;
-	const char **conf;
-	int nconf;
-	char **app_args;
-	int napp_args;
+/* What a backend needs from the command line, and nothing else. */
+struct backend_cfg {
+	const char *location, *resource_group, *subscription; /* aci */
+	int parallel;   /* requests at once; 0 = the backend's default */
+	int all;        /* list: the whole subscription, not one resource group (aci) */
+	int rg_cleanup; /* remove: also an empty resource group Legion made (aci) */
 };
 
-/* One backend: a plugin behind this interface. Each call returns 0 or -1 with a
- * message printed and *ex set to the exit code main should use. */
-struct backend {
+/* One backend: a plugin behind this interface (a function table; its state is in
+ * struct backend). Each call returns 0 or -1 with a message printed and *ex set to
+ * the exit code main should use. */
+struct backend;
+struct backend_ops {
 	const char *name;
-	void *ctx;
-	int (*open)(struct backend *be, const struct opts *o, int *ex);
+	int (*open)(struct backend *be, const struct backend_cfg *cfg, int *ex);
 	/* Creates all n groups (in parallel where it can) and waits until each is
 	 * provisioned (running or ended). On failure, groups it created are deleted. */
 	int (*create)(struct backend *be, struct group *gs, int n, int *ex);
-	/* Fills *g (observed fields too); returns 1 when it does not exist. */
+	/* Fills *g (observed fields too). BACKEND_FOUND, BACKEND_GONE when the backend
+	 * said it does not exist, BACKEND_FAILED when it could not tell (after retries). */
 	int (*get)(struct backend *be, const char *name, struct group *g, int *ex);
 	/* Every Legion group (tag legion-cluster present), or only cluster's. Owned array. */
 	int (*list)(struct backend *be, const char *cluster, struct group **gs, int *n, int *ex);
@@ -310,15 +330,26 @@ struct backend {
 	int (*logs)(struct backend *be, const char *name, int tail, struct buf *out, int *ex);
 	void (*close)(struct backend *be);
 };
-extern const struct backend backend_local, backend_aci;
+enum { BACKEND_FAILED = -1, BACKEND_FOUND = 0, BACKEND_GONE = 1 };
+struct backend {
+	const struct backend_ops *ops;
+	void *ctx; /* the backend's own state, from open to close */
+};
+extern const struct backend_ops backend_local, backend_aci;
+/* The backend called name, or NULL; names into out ("local, aci") for messages. */
+const struct backend_ops *backend_find(const char *name);
+void backend_names(char *out, size_t n);
+/* remove, saying so on stderr, with http_hold set: signals meanwhile do not cancel it.
+ * -1 when something may be left (the backend said what). */
+int backend_delete(struct backend *be, char *const *names, int n);
 
-/* ---- jobs.c: a cluster's credentials and its master's job API (pinned TLS) ------- */
+/* ---- cluster.c: a cluster's credentials and its master's job API (pinned TLS) ------- */
 
 #define JOB_API_PORT 7090
 
 /* What the CLI knows of a cluster: where its job API is and the secrets to use it. */
-struct master {
-	char cluster[32];   /* legion-<8 hex> */
+struct cluster {
+	char id[32];        /* legion-<8 hex> */
 	char backend[16];   /* local | aci */
 	char tls_name[128]; /* the name in the master's certificate */
 	char ip[64];        /* where the job API listens */
@@ -330,20 +361,20 @@ struct master {
 	char *key_pem;      /* owned, secret: only while creating the master */
 };
 /* A new cluster: fresh id, token, Spark secret and TLS identity. */
-int master_new(struct master *m, const char *backend);
+int cluster_new(struct cluster *m, const char *backend);
 /* Saves / loads / forgets $LEGION_HOME/clusters/ID.json (0600; key_pem not kept). */
-int master_save(const struct master *m);
+int cluster_save(const struct cluster *m);
 /* 0, 1 when there is no such file, -1 when unreadable. */
-int master_load(const char *cluster, struct master *m);
-void master_forget(const char *cluster);
-void master_free(struct master *m);
+int cluster_load(const char *cluster, struct cluster *m);
+void cluster_forget(const char *cluster);
+void cluster_free(struct cluster *m);
 /* A job API request: method and path ("/v1/status"), an optional JSON body; the
  * response into *r (free with http_resp_free). tries 0 = default. Returns http_do's. */
-int jobs_call(const struct master *m, const char *method, const char *path, const char *body,
-	      size_t n, int tries, long timeout_ms, struct http_resp *r);
+int cluster_call(const struct cluster *m, const char *method, const char *path, const char *body,
+		 size_t n, int tries, long timeout_ms, struct http_resp *r);
 /* Streams a job's log: stdout lines to stdout, stderr lines to stderr, until the job
  * ends. Fills state (e.g. "SUCCEEDED") and *exit_code. Returns 0, -1 on failure. */
-int jobs_follow(const struct master *m, const char *id, char *state, size_t n, int *exit_code);
+int cluster_follow(const struct cluster *m, const char *id, char *state, size_t n, int *exit_code);
 
 /* ---- tls.c: the job daemon's TLS server and certificates ------------------------- */
 

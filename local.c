@@ -65,9 +65,9 @@ static void find_spark(struct local *l)
 	}
 }
 
-static int l_open(struct backend *be, const struct opts *o, int *ex)
+static int l_open(struct backend *be, const struct backend_cfg *cfg, int *ex)
 {
-	(void)o;
+	(void)cfg;
 	struct local *l = calloc(1, sizeof *l);
 	if (!l) {
 		*ex = EXIT_SOFTWARE;
@@ -520,15 +520,8 @@ static int read_group(const struct local *l, const char *name, struct group *g)
 	json_int(&j, json_get(&j, 0, "memoryMB"), &g->memory_mb);
 	json_int(&j, json_get(&j, 0, "created"), &g->created);
 	int t = json_get(&j, 0, "tags");
-	if (t >= 0 && j.t[t].type == JSMN_OBJECT)
-		for (int k = t + 1, m = 0; m < j.t[t].size; m++) {
-			char *tn = json_str(&j, k), *tv = json_str(&j, k + 1);
-			if (tn && tv)
-				group_settag(g, tn, tv);
-			free(tn);
-			free(tv);
-			k = json_skip(&j, k + 1);
-		}
+	if (group_tags_json(g, &j, t) < 0)
+		goto out;
 	int ports = json_get(&j, 0, "ports");
 	for (int m = 0; ports >= 0 && m < j.t[ports].size && m < 8; m++) {
 		long long v;
@@ -538,13 +531,13 @@ static int read_group(const struct local *l, const char *name, struct group *g)
 	char code[32];
 	long long ec;
 	if (live_pid(dir) > 0)
-		g->state = strdup("Running");
+		g->state = GS_RUNNING;
 	else if (slurp(dir, "exit", code, sizeof code) == 0 && parse_int(code, 0, 255, &ec) == 0) {
 		g->exit_code = (int)ec;
-		g->state = strdup(ec == 0 ? "Succeeded" : "Failed");
+		g->state = ec == 0 ? GS_SUCCEEDED : GS_FAILED;
 	} else
-		g->state = strdup("Stopped");
-	rc = g->name && g->state ? 0 : -1;
+		g->state = GS_STOPPED;
+	rc = g->name ? 0 : -1;
 out:
 	json_free(&j);
 	buf_free(&b);
@@ -670,7 +663,7 @@ static int l_logs(struct backend *be, const char *name, int tail, struct buf *ou
 	return rc;
 }
 
-const struct backend backend_local = {
+const struct backend_ops backend_local = {
 	.name = "local",
 	.open = l_open,
 	.create = l_create,

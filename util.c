@@ -327,7 +327,7 @@ long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int sleep_ms(long long ms, volatile int *stop)
+int sleep_ms(long long ms, volatile sig_atomic_t *stop)
 {
 	long long end = now_ms() + ms;
 	for (;;) {

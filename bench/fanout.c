@@ -17,10 +17,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: fanout N PARALLEL\n");
 		return EXIT_USAGE;
 	}
-	struct opts o = {.location = "westus", .resource_group = "legion-bench", .parallel = par};
-	struct backend be = backend_aci;
+	struct backend_cfg o = {
+		.location = "westus", .resource_group = "legion-bench", .parallel = par};
+	struct backend be = {.ops = &backend_aci};
 	int ex = 0;
-	if (http_init() < 0 || be.open(&be, &o, &ex) < 0)
+	if (http_init() < 0 || be.ops->open(&be, &o, &ex) < 0)
 		return ex ? ex : 1;
 	struct group *gs = calloc((size_t)n, sizeof *gs);
 	char **names = calloc((size_t)n, sizeof *names);
@@ -41,17 +42,17 @@ int main(int argc, char **argv)
 		names[i] = gs[i].name;
 	}
 	long long t0 = now_ms();
-	int rc = be.create(&be, gs, (int)n, &ex);
+	int rc = be.ops->create(&be, gs, (int)n, &ex);
 	long long t1 = now_ms();
 	if (rc == 0)
-		rc = be.remove(&be, names, (int)n, &ex);
+		rc = be.ops->remove(&be, names, (int)n, &ex);
 	long long t2 = now_ms();
 	printf("{\"groups\":%lld,\"parallel\":%lld,\"createMs\":%lld,\"deleteMs\":%lld,\"ok\":%s}"
 	       "\n",
 	       n, par, t1 - t0, t2 - t1, rc == 0 ? "true" : "false");
 	groups_free(gs, (int)n);
 	free(names);
-	be.close(&be);
+	be.ops->close(&be);
 	http_cleanup();
 	return rc == 0 ? 0 : 1;
 }

@@ -474,3 +474,20 @@ make_group() {
 	[[ $stderr != *xpired* ]]
 	no_groups_left
 }
+
+@test "a master whose GETs fail is not reported as gone: it is waited for, then deleted" {
+	stub_mode master silent
+	export LEGION_MASTER_TIMEOUT=4
+	bg_legion "$BATS_TEST_TMPDIR/dm" deploy-master
+	wait_for -t 30 compgen -G "$LEGION_HOME/clusters/*.json" # created: now waiting for its API
+	fake_azure_faults '{"rate": 1, "kinds": ["503"], "retry_after": 0, "paths": "-master$",
+		"methods": ["GET"]}' >/dev/null
+	bg_wait
+	[ "$BG_RC" -eq 69 ]
+	run cat "$BATS_TEST_TMPDIR/dm.err"
+	[[ $output == *"did not answer within 4 s"* ]]
+	[[ $output != *"stopped"* ]]
+	[[ $output != *"gone"* ]]
+	fake_azure_faults '{}' >/dev/null
+	no_groups_left
+}

@@ -192,7 +192,7 @@ parsed() {
 }
 
 @test "--backend nope exits 64" {
-	usage_error "legion: submit: --backend: 'nope' is not a backend (local or aci)" \
+	usage_error "legion: submit: --backend: 'nope' is not a backend (local, aci)" \
 		"Try 'legion submit --help'." submit --backend nope "$APP"
 }
 
@@ -263,4 +263,16 @@ parsed() {
 
 @test "app arguments after the app are the app's, not legion's" {
 	parsed --num-executors submit "$APP" --num-executors abc --frob
+}
+
+@test "an unknown backend is a usage error naming the known ones, from --backend or LEGION_BACKEND" {
+	run --separate-stderr legion status --backend acii
+	[ "$status" -eq 64 ]
+	[[ $stderr == *"--backend: 'acii' is not a backend (local, aci)"* ]]
+	LEGION_BACKEND=acii run --separate-stderr legion status
+	[ "$status" -eq 64 ]
+	[[ $stderr == *"LEGION_BACKEND: 'acii' is not a backend (local, aci)"* ]]
+	[ -z "$output" ]
+	LEGION_BACKEND=acii run --separate-stderr legion status --backend local
+	[ "$status" -eq 0 ]
 }

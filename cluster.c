@@ -1,8 +1,8 @@
 /*
- * jobs.c: what the CLI keeps of a cluster (its id, job API token, Spark secret and the
+ * cluster.c: what the CLI keeps of a cluster (its id, job API token, Spark secret and the
  * master's certificate, in a 0600 file under $LEGION_HOME/clusters) and the client of
  * the master's job API over TLS pinned to that certificate. Leaves out creating
- * containers (the backends) and the lifecycle (legion.c).
+ * containers (the backends) and the lifecycle (submit.c).
  */
 #include "legion.h"
 
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-void master_free(struct master *m)
+void cluster_free(struct cluster *m)
 {
 	char **secrets[] = {&m->token, &m->spark_secret, &m->key_pem, &m->cert_pem};
 	for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
@@ -22,15 +22,15 @@ void master_free(struct master *m)
 	}
 }
 
-int master_new(struct master *m, const char *backend)
+int cluster_new(struct cluster *m, const char *backend)
 {
 	char id[9], tok[65], sec[65];
 	memset(m, 0, sizeof *m);
 	if (random_hex(id, 4) < 0 || random_hex(tok, 32) < 0 || random_hex(sec, 32) < 0)
 		return -1;
-	snprintf(m->cluster, sizeof m->cluster, "legion-%s", id);
+	snprintf(m->id, sizeof m->id, "legion-%s", id);
 	snprintf(m->backend, sizeof m->backend, "%s", backend);
-	snprintf(m->tls_name, sizeof m->tls_name, "master.%s.legion", m->cluster);
+	snprintf(m->tls_name, sizeof m->tls_name, "master.%s.legion", m->id);
 	m->token = strdup(tok);
 	m->spark_secret = strdup(sec);
 	memset(tok, 0, sizeof tok);
@@ -38,7 +38,7 @@ int master_new(struct master *m, const char *backend)
 	const char *names[] = {m->tls_name, NULL};
 	if (!m->token || !m->spark_secret || tls_identity(names, &m->cert_pem, &m->key_pem) < 0) {
 		warnx_("unable to create the cluster's credentials");
-		master_free(m);
+		cluster_free(m);
 		return -1;
 	}
 	return 0;
@@ -51,7 +51,7 @@ static void cluster_file(const char *cluster, char *out, size_t n)
 	snprintf(out, n, "%s/clusters/%s.json", home, cluster);
 }
 
-int master_save(const struct master *m)
+int cluster_save(const struct cluster *m)
 {
 	char path[1200], dir[1100];
 	legion_home(dir, sizeof dir);
@@ -60,10 +60,10 @@ int master_save(const struct master *m)
 		warn_("unable to create %s", dir);
 		return -1;
 	}
-	cluster_file(m->cluster, path, sizeof path);
+	cluster_file(m->id, path, sizeof path);
 	struct jw w = {0};
 	jw_obj(&w, NULL);
-	jw_str(&w, "cluster", m->cluster);
+	jw_str(&w, "cluster", m->id);
 	jw_str(&w, "backend", m->backend);
 	jw_str(&w, "tlsName", m->tls_name);
 	jw_str(&w, "ip", m->ip);
@@ -83,7 +83,7 @@ int master_save(const struct master *m)
 	return rc;
 }
 
-int master_load(const char *cluster, struct master *m)
+int cluster_load(const char *cluster, struct cluster *m)
 {
 	char path[1200];
 	struct buf b = {0};
@@ -100,7 +100,7 @@ int master_load(const char *cluster, struct master *m)
 	}
 	int rc = -1;
 	if (json_parse(&j, b.p, b.len, NULL) == 0 &&
-	    json_strcpy(&j, json_get(&j, 0, "cluster"), m->cluster, sizeof m->cluster) == 0 &&
+	    json_strcpy(&j, json_get(&j, 0, "cluster"), m->id, sizeof m->id) == 0 &&
 	    json_strcpy(&j, json_get(&j, 0, "backend"), m->backend, sizeof m->backend) == 0 &&
 	    json_strcpy(&j, json_get(&j, 0, "tlsName"), m->tls_name, sizeof m->tls_name) == 0 &&
 	    json_strcpy(&j, json_get(&j, 0, "ip"), m->ip, sizeof m->ip) == 0 &&
@@ -112,22 +112,22 @@ int master_load(const char *cluster, struct master *m)
 	else
 		warnx_("%s is damaged: delete it", path);
 	if (rc < 0)
-		master_free(m);
+		cluster_free(m);
 	memset(b.p, 0, b.len);
 	buf_free(&b);
 	json_free(&j);
 	return rc;
 }
 
-void master_forget(const char *cluster)
+void cluster_forget(const char *cluster)
 {
 	char path[1200];
 	cluster_file(cluster, path, sizeof path);
 	unlink(path);
 }
 
-int jobs_call(const struct master *m, const char *method, const char *path, const char *body,
-	      size_t n, int tries, long timeout_ms, struct http_resp *r)
+int cluster_call(const struct cluster *m, const char *method, const char *path, const char *body,
+		 size_t n, int tries, long timeout_ms, struct http_resp *r)
 {
 	char url[512], resolve[256], auth[160];
 	snprintf(url, sizeof url, "https://%s:%d%s", m->tls_name, JOB_API_PORT, path);
@@ -201,7 +201,7 @@ static int on_log(void *arg, const char *p, size_t n)
 	}
 }
 
-int jobs_follow(const struct master *m, const char *id, char *state, size_t n, int *exit_code)
+int cluster_follow(const struct cluster *m, const char *id, char *state, size_t n, int *exit_code)
 {
 	char url[512], resolve[256], auth[160];
 	snprintf(url, sizeof url, "https://%s:%d/v1/jobs/%s/log?follow=1", m->tls_name,

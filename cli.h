@@ -1,0 +1,35 @@
+/*
+ * cli.h: what the command line's two files share: legion.c (options, main, the small
+ * commands) and submit.c (a run's lifecycle). The helpers do not include it.
+ */
+#ifndef LEGION_CLI_H
+#define LEGION_CLI_H
+
+#include "legion.h"
+
+struct command;
+/* The parsed command line. Strings point into argv (not owned) except conf. */
+struct opts {
+	const struct command *cmd; /* legion.c's */
+	const char *backend, *location, *resource_group, *subscription, *master, *name, *image,
+		*klass, *py_files, *jars, *output, *job, *container, *app, *cluster;
+	long long num_executors, executor_cores, executor_mem_mb, driver_cores, driver_mem_mb,
+		idle_timeout, parallel, tail, older_than;
+	int keep_alive, detach, follow, all;
+	int backend_from_env; /* backend came from LEGION_BACKEND */
+	const char **conf;
+	int nconf;
+	char **app_args;
+	int napp_args;
+};
+/* The signal (SIGINT, SIGTERM) that arrived, or 0; set by legion.c's handler. */
+extern volatile sig_atomic_t got_signal;
+/* 128 + that signal (what a shell reports), or 0. */
+int interrupted(void);
+/* Opens o->backend (parsed and known: legion.c checks) with what it needs from o. */
+int open_backend(const struct opts *o, struct backend *be, int *ex);
+/* submit.c: `legion submit` and `legion deploy-master`; each returns the exit code. */
+int cmd_submit(const struct opts *o);
+int cmd_deploy(const struct opts *o);
+
+#endif

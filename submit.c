@@ -1,0 +1,551 @@
+/*
+ * submit.c: a run's lifecycle: `legion submit` starts a cluster (or uses --master's),
+ * its workers, sends the job, follows it (or detaches) and deletes what the run
+ * created; `legion deploy-master` starts a master and keeps it. Leaves out options
+ * (legion.c), the job API client (cluster.c) and where containers run (backends).
+ */
+#include "cli.h"
+
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define JVM_OVERHEAD_MB(m) ((m) / 10 > 384 ? (m) / 10 : 384)
+#define WORKER_DAEMON_MB 512 /* the Spark worker JVM and the agent beside the executor */
+
+/* Memory of a worker container for an executor of mb MiB. */
+static long long worker_group_mb(long long mb)
+{
+	return mb + JVM_OVERHEAD_MB(mb) + WORKER_DAEMON_MB;
+}
+
+static char **argv_dup(const char *const *a)
+{
+	int n = 0;
+	while (a[n])
+		n++;
+	char **v = calloc((size_t)n + 1, sizeof *v);
+	for (int i = 0; v && i < n; i++)
+		if (!(v[i] = strdup(a[i]))) {
+			for (int k = 0; k < i; k++)
+				free(v[k]);
+			free(v);
+			return NULL;
+		}
+	return v;
+}
+
+/* ---- the cluster's containers ---- */
+
+#define MASTER_PORTS                                                                               \
+	{                                                                                          \
+		7077, JOB_API_PORT, 7078, 7079, 8080                                               \
+	}
+#define WORKER_PORTS                                                                               \
+	{                                                                                          \
+		7078, 7079, 8081                                                                   \
+	}                    /* Spark worker, executor block manager, UI */
+#define MASTER_DAEMON_MB 512 /* the Spark master JVM and the job daemon */
+
+/* Environment both roles share: cluster, secrets, the master's certificate. */
+static int common_env(struct group *g, const struct opts *o, const struct cluster *m)
+{
+	char idle[32];
+	snprintf(idle, sizeof idle, "%lld", o->idle_timeout);
+	int rc = group_setenv(g, "LEGION_CLUSTER", m->id, 0) |
+		 group_setenv(g, "LEGION_TOKEN", m->token, 1) |
+		 group_setenv(g, "LEGION_SPARK_SECRET", m->spark_secret, 1) |
+		 group_setenv(g, "LEGION_TLS_CERT", m->cert_pem, 0) |
+		 group_setenv(g, "LEGION_TLS_NAME", m->tls_name, 0) |
+		 group_setenv(g, "LEGION_IDLE_TIMEOUT", idle, 0);
+	const char *acct = getenv("AZURE_STORAGE_ACCOUNT_NAME"),
+		   *key = getenv("AZURE_STORAGE_ACCOUNT_KEY");
+	if (acct && *acct && key && *key)
+		rc |= group_setenv(g, "AZURE_STORAGE_ACCOUNT_NAME", acct, 0) |
+		      group_setenv(g, "AZURE_STORAGE_ACCOUNT_KEY", key, 1);
+	return rc;
+}
+
+static int role_tags(struct group *g, const struct cluster *m, const char *role)
+{
+	char now[32];
+	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
+	return group_settag(g, "legion-cluster", m->id) | group_settag(g, "legion-role", role) |
+	       group_settag(g, "legion-created", now);
+}
+
+static int master_group(const struct opts *o, const struct cluster *m, struct group *g)
+{
+	static const int ports[] = MASTER_PORTS;
+	char name[64], idle[32];
+	const char *argv[] = {"legion-master", "-i", idle, NULL};
+	memset(g, 0, sizeof *g);
+	g->exit_code = -1;
+	snprintf(name, sizeof name, "%s-master", m->id);
+	snprintf(idle, sizeof idle, "%lld", o->idle_timeout);
+	g->name = strdup(name);
+	g->image = strdup(o->image);
+	g->dns_label = strdup(m->id);
+	g->argv = argv_dup(argv);
+	g->cpu = (double)o->driver_cores;
+	g->memory_mb = o->driver_mem_mb + JVM_OVERHEAD_MB(o->driver_mem_mb) + MASTER_DAEMON_MB;
+	memcpy(g->ports, ports, sizeof ports);
+	g->nports = (int)(sizeof ports / sizeof ports[0]);
+	if (!g->name || !g->image || !g->dns_label || !g->argv || common_env(g, o, m) ||
+	    group_setenv(g, "LEGION_TLS_KEY", m->key_pem, 1) || role_tags(g, m, "master"))
+		return -1;
+	return 0;
+}
+
+static int worker_group(const struct opts *o, const struct cluster *m, const char *run, int i,
+			struct group *g)
+{
+	char name[64], cores[16], mem[32];
+	const char *argv[] = {"legion-worker", NULL};
+	memset(g, 0, sizeof *g);
+	g->exit_code = -1;
+	snprintf(name, sizeof name, "%s-%s-w%d", m->id, run, i);
+	snprintf(cores, sizeof cores, "%lld", o->executor_cores);
+	snprintf(mem, sizeof mem, "%lld", o->executor_mem_mb);
+	g->name = strdup(name);
+	g->image = strdup(o->image);
+	g->argv = argv_dup(argv);
+	g->cpu = (double)o->executor_cores;
+	g->memory_mb = worker_group_mb(o->executor_mem_mb);
+	/* the master and the driver reach a worker by its own public name (ACI) */
+	static const int ports[] = WORKER_PORTS;
+	memcpy(g->ports, ports, sizeof ports);
+	g->nports = (int)(sizeof ports / sizeof ports[0]);
+	g->dns_label = strdup(name);
+	if (!g->name || !g->image || !g->argv || !g->dns_label || common_env(g, o, m) ||
+	    group_setenv(g, "LEGION_MASTER", m->host[0] ? m->host : m->ip, 0) ||
+	    group_setenv(g, "LEGION_WORKER_NAME", name, 0) ||
+	    group_setenv(g, "LEGION_WORKER_CORES", cores, 0) ||
+	    group_setenv(g, "LEGION_WORKER_MEMORY", mem, 0) || role_tags(g, m, "worker"))
+		return -1;
+	return 0;
+}
+
+/* Polls the job API until it answers, the master's container ends, or the deadline. A
+ * GET that fails is not an answer: only a master the backend says is gone or ended is
+ * reported so. */
+static int wait_master(struct backend *be, const struct cluster *m, const char *group, int *ex)
+{
+	long long secs = 180, pause = 200;
+	const char *t = getenv("LEGION_MASTER_TIMEOUT");
+	if (t && *t && parse_int(t, 1, 86400, &secs) < 0) {
+		warnx_("LEGION_MASTER_TIMEOUT: '%s' is not a whole number of seconds (1-86400)", t);
+		*ex = EXIT_CONFIG;
+		return -1;
+	}
+	long long deadline = now_ms() + secs * 1000;
+	while (!got_signal) {
+		struct http_resp r = {0};
+		int ok = cluster_call(m, "GET", "/v1/health", NULL, 0, 1, 3000, &r) == 0 &&
+			 r.status == 200;
+		http_resp_free(&r);
+		if (ok)
+			return 0;
+		struct group g;
+		int e2, rc = be->ops->get(be, group, &g, &e2);
+		if (rc == BACKEND_GONE || (rc == BACKEND_FOUND && !group_alive(g.state))) {
+			struct buf log = {0};
+			if (rc == BACKEND_FOUND && be->ops->logs(be, group, 20, &log, &e2) == 0 &&
+			    log.len)
+				fprintf(stderr, "%s", log.p);
+			warnx_("the master %s stopped (%s) before its job API answered", group,
+			       rc == BACKEND_FOUND ? group_state_name(g.state) : "gone");
+			buf_free(&log);
+			if (rc == BACKEND_FOUND)
+				group_free(&g);
+			*ex = EXIT_UNAVAIL;
+			return -1;
+		}
+		if (rc == BACKEND_FOUND)
+			group_free(&g);
+		if (now_ms() > deadline) {
+			warnx_("the master %s did not answer within %lld s "
+			       "(LEGION_MASTER_TIMEOUT); "
+			       "'legion logs %s --container %s' may say why",
+			       group, secs, m->id, group);
+			*ex = EXIT_UNAVAIL; /* README: the master never came up */
+			return -1;
+		}
+		sleep_ms(pause, &got_signal);
+		pause = pause < 2000 ? pause * 3 / 2 : 2000;
+	}
+	*ex = interrupted();
+	return -1;
+}
+
+/* Waits until want workers of this run have registered with the job daemon. */
+static int wait_workers(const struct cluster *m, const char *prefix, int want, int *ex)
+{
+	long long deadline = now_ms() + 600000, said = 0;
+	int last = -1;
+	while (!got_signal) {
+		struct http_resp r = {0};
+		struct json j = {0};
+		int have = 0;
+		if (cluster_call(m, "GET", "/v1/status", NULL, 0, 1, 5000, &r) == 0 &&
+		    r.status == 200 && json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
+			int ws = json_get(&j, 0, "workers");
+			for (int k = 0; ws >= 0 && k < j.t[ws].size; k++) {
+				char name[128];
+				if (json_strcpy(&j, json_get(&j, json_at(&j, ws, k), "name"), name,
+						sizeof name) == 0 &&
+				    !strncmp(name, prefix, strlen(prefix)))
+					have++;
+			}
+		}
+		json_free(&j);
+		http_resp_free(&r);
+		if (have != last || now_ms() - said > 10000) {
+			fprintf(stderr, "%s: %d of %d workers registered\n", progname, have, want);
+			last = have;
+			said = now_ms();
+		}
+		if (have >= want)
+			return 0;
+		if (now_ms() > deadline) {
+			warnx_("only %d of %d workers registered within 600 s", have, want);
+			*ex = EXIT_TEMPFAIL;
+			return -1;
+		}
+		sleep_ms(250, &got_signal);
+	}
+	*ex = interrupted();
+	return -1;
+}
+
+/* Adds "name" and base64 "data" of each file in a comma-separated list. */
+static int add_files(struct jw *w, const char *key, const char *list)
+{
+	jw_arr(w, key);
+	char *copy = strdup(list), *save = NULL;
+	int rc = copy ? 0 : -1;
+	for (char *f = copy ? strtok_r(copy, ",", &save) : NULL; f && rc == 0;
+	     f = strtok_r(NULL, ",", &save)) {
+		struct buf raw = {0}, b64 = {0};
+		const char *base = strrchr(f, '/');
+		if (read_file(f, 64 << 20, &raw) < 0 || base64_encode(raw.p, raw.len, &b64) < 0) {
+			warn_("unable to read %s", f);
+			rc = -1;
+		} else {
+			jw_obj(w, NULL);
+			jw_str(w, "name", base ? base + 1 : f);
+			jw_strn(w, "data", b64.p, b64.len);
+			jw_end(w);
+		}
+		buf_free(&raw);
+		buf_free(&b64);
+	}
+	free(copy);
+	jw_end(w);
+	return rc;
+}
+
+/* The job document of DESIGN.md's POST /v1/jobs. Owned, or NULL. */
+static char *job_body(const struct opts *o, size_t *n)
+{
+	struct buf raw = {0}, b64 = {0};
+	struct jw w = {0};
+	char *doc = NULL;
+	const char *base = strrchr(o->app, '/');
+	base = base ? base + 1 : o->app;
+	if (read_file(o->app, 64 << 20, &raw) < 0 || base64_encode(raw.p, raw.len, &b64) < 0) {
+		warn_("unable to read %s", o->app);
+		goto out;
+	}
+	jw_obj(&w, NULL);
+	jw_str(&w, "name", o->name ? o->name : base);
+	jw_str(&w, "app", base);
+	jw_strn(&w, "appData", b64.p, b64.len);
+	jw_arr(&w, "args");
+	for (int i = 0; i < o->napp_args; i++)
+		jw_str(&w, NULL, o->app_args[i]);
+	jw_end(&w);
+	jw_obj(&w, "conf");
+	char v[32];
+	snprintf(v, sizeof v, "%lldm", o->executor_mem_mb);
+	jw_str(&w, "spark.executor.memory", v);
+	snprintf(v, sizeof v, "%lld", o->executor_cores);
+	jw_str(&w, "spark.executor.cores", v);
+	snprintf(v, sizeof v, "%lldm", o->driver_mem_mb);
+	jw_str(&w, "spark.driver.memory", v);
+	for (int i = 0; i < o->nconf; i++) {
+		const char *eq = strchr(o->conf[i], '=');
+		char key[256];
+		snprintf(key, sizeof key, "%.*s", (int)(eq - o->conf[i]), o->conf[i]);
+		jw_str(&w, key, eq + 1);
+	}
+	jw_end(&w);
+	if (o->klass)
+		jw_str(&w, "class", o->klass);
+	if ((o->py_files && add_files(&w, "pyFiles", o->py_files) < 0) ||
+	    (o->jars && add_files(&w, "jars", o->jars) < 0)) {
+		jw_finish(&w, NULL);
+		goto out;
+	}
+	jw_end(&w);
+	doc = jw_finish(&w, n);
+out:
+	buf_free(&raw);
+	buf_free(&b64);
+	return doc;
+}
+
+/* What one run created and what becomes of it: the single owner of its teardown. */
+struct run {
+	const struct opts *o;
+	struct backend be;
+	int opened;
+	struct cluster c;
+	int new_cluster;         /* this run made the cluster (not --master) */
+	char master[64];         /* the master's group name while this run owns it */
+	struct group *ws;        /* this run's workers (nw allocated) */
+	int nw, nws;             /* allocated; created and so this run's to delete */
+	char tag[5], prefix[64]; /* this run's worker names: CLUSTER-TAG-wN */
+	char *body;              /* the job document */
+	size_t blen;
+	char job[64]; /* the job's id once submitted */
+	int started;  /* the master and every worker were created */
+	int keep;     /* leave everything running (--keep-alive, --detach) */
+};
+
+/* Deletes what the run created unless it is kept; forgets the credentials of a cluster
+ * it made. Returns ex, or EXIT_TEMPFAIL when something could not be deleted and the
+ * run would have succeeded. */
+static int run_teardown(struct run *r, int ex)
+{
+	char **names = calloc((size_t)r->nws + 2, sizeof *names);
+	int n = 0;
+	if (!r->keep && names) {
+		for (int i = 0; i < r->nws; i++)
+			names[n++] = r->ws[i].name;
+		if (r->master[0])
+			names[n++] = r->master;
+		if (n > 0 && backend_delete(&r->be, names, n) < 0 && ex == 0)
+			ex = EXIT_TEMPFAIL;
+	}
+	if (r->new_cluster && !r->keep)
+		cluster_forget(r->c.id);
+	free(names);
+	for (int i = 0; r->ws && i < r->nw; i++)
+		group_free(&r->ws[i]);
+	free(r->ws);
+	free(r->body);
+	cluster_free(&r->c);
+	if (r->opened)
+		r->be.ops->close(&r->be);
+	return ex;
+}
+
+/* Creates a new cluster's master and waits for its job API. */
+static int start_master(struct run *r, int *ex)
+{
+	struct group g;
+	if (cluster_new(&r->c, r->be.ops->name) < 0) {
+		*ex = EXIT_SOFTWARE;
+		return -1;
+	}
+	r->new_cluster = 1;
+	if (master_group(r->o, &r->c, &g) < 0) {
+		warnx_("out of memory");
+		group_free(&g);
+		*ex = EXIT_SOFTWARE;
+		return -1;
+	}
+	fprintf(stderr, "%s: starting cluster %s (%s backend)\n", progname, r->c.id,
+		r->be.ops->name);
+	int rc = r->be.ops->create(&r->be, &g, 1, ex);
+	if (rc == 0) { /* a failed create has deleted what it made */
+		snprintf(r->master, sizeof r->master, "%s", g.name);
+		snprintf(r->c.ip, sizeof r->c.ip, "%s", g.ip ? g.ip : "");
+		struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+		if (g.fqdn && getaddrinfo(g.fqdn, NULL, &hints, &res) == 0) {
+			freeaddrinfo(res); /* public DNS: what Spark's master advertises (ACI) */
+			snprintf(r->c.host, sizeof r->c.host, "%s", g.fqdn);
+		} else
+			snprintf(r->c.host, sizeof r->c.host, "%s", r->c.ip);
+		if (cluster_save(&r->c) < 0) {
+			*ex = EXIT_CONFIG;
+			rc = -1;
+		}
+	}
+	group_free(&g);
+	if (rc == 0 && wait_master(&r->be, &r->c, r->master, ex) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* The cluster (new, or --master's) and this run's workers, registered. */
+static int run_start(struct run *r, int *ex)
+{
+	const struct opts *o = r->o;
+	if (open_backend(o, &r->be, ex) < 0)
+		return -1;
+	r->opened = 1;
+	if (o->master) {
+		int rc = cluster_load(o->master, &r->c);
+		if (rc != 0) {
+			if (rc > 0)
+				warnx_("no credentials for cluster %s here: it was not deployed "
+				       "from "
+				       "this machine (or was deleted)",
+				       o->master);
+			*ex = EXIT_CONFIG;
+			return -1;
+		}
+	} else if (start_master(r, ex) < 0)
+		return -1;
+	if (!(r->body = job_body(o, &r->blen))) {
+		*ex = EXIT_DATAERR;
+		return -1;
+	}
+	random_hex(r->tag, 2);
+	snprintf(r->prefix, sizeof r->prefix, "%s-%s-w", r->c.id, r->tag);
+	r->nw = (int)o->num_executors;
+	if (!(r->ws = calloc((size_t)r->nw, sizeof *r->ws))) {
+		*ex = EXIT_SOFTWARE;
+		return -1;
+	}
+	for (int i = 0; i < r->nw; i++)
+		if (worker_group(o, &r->c, r->tag, i + 1, &r->ws[i]) < 0) {
+			warnx_("out of memory");
+			*ex = EXIT_SOFTWARE;
+			return -1;
+		}
+	fprintf(stderr, "%s: starting %d worker%s\n", progname, r->nw, r->nw == 1 ? "" : "s");
+	if (r->be.ops->create(&r->be, r->ws, r->nw, ex) < 0)
+		return -1; /* create deleted the workers it made */
+	r->nws = r->nw;
+	r->started = 1;
+	return wait_workers(&r->c, r->prefix, r->nw, ex);
+}
+
+/* POSTs the job; its id into r->job. */
+static int run_submit(struct run *r, int *ex)
+{
+	struct http_resp h = {0};
+	struct json j = {0};
+	int rc = -1;
+	if (cluster_call(&r->c, "POST", "/v1/jobs", r->body, r->blen, 1, 120000, &h) < 0 ||
+	    h.status != 201) {
+		warnx_("the master refused the job: %s", h.err[0] ? h.err : "no id");
+		*ex = h.status == 400 || h.status == 413 ? EXIT_DATAERR : EXIT_UNAVAIL;
+	} else if (json_parse(&j, h.body.p, h.body.len, NULL) != 0 ||
+		   json_strcpy(&j, json_get(&j, 0, "id"), r->job, sizeof r->job) < 0) {
+		warnx_("the master answered the job without an id");
+		*ex = EXIT_UNAVAIL;
+	} else {
+		fprintf(stderr, "%s: job %s submitted to %s\n", progname, r->job, r->c.id);
+		rc = 0;
+	}
+	json_free(&j);
+	http_resp_free(&h);
+	return rc;
+}
+
+/* --detach: {"cluster","job"} on stdout; the cluster stops itself after the job and
+ * --idle-timeout. */
+static void run_detach(struct run *r)
+{
+	struct jw w = {0};
+	jw_obj(&w, NULL);
+	jw_str(&w, "cluster", r->c.id);
+	jw_str(&w, "job", r->job);
+	jw_end(&w);
+	char *doc = jw_finish(&w, NULL);
+	printf("%s\n", doc ? doc : "{}");
+	free(doc);
+	r->keep = 1;
+}
+
+/* A state and exit code from the job daemon into the CLI's exit status. */
+static int job_exit(const char *state, int code)
+{
+	if (!strcmp(state, "SUCCEEDED"))
+		return 0;
+	if (code > 0 && code < 256)
+		return code;
+	return 1;
+}
+
+/* Streams the job's output to its end and returns its exit status; on a signal, kills
+ * the job first. */
+static int run_follow(struct run *r)
+{
+	char state[32] = "";
+	int code = -1;
+	if (cluster_follow(&r->c, r->job, state, sizeof state, &code) == 0) {
+		fprintf(stderr, "%s: job %s %s (exit %d)\n", progname, r->job, state, code);
+		return job_exit(state, code);
+	}
+	if (!got_signal)
+		return EXIT_UNAVAIL;
+	fprintf(stderr, "%s: interrupted: killing job %s\n", progname, r->job);
+	struct http_resp h = {0};
+	char path[128];
+	snprintf(path, sizeof path, "/v1/jobs/%s", r->job);
+	http_hold_begin(); /* a second signal must not stop the kill */
+	cluster_call(&r->c, "DELETE", path, NULL, 0, 2, 10000, &h);
+	http_hold_end();
+	http_resp_free(&h);
+	return interrupted();
+}
+
+int cmd_submit(const struct opts *o)
+{
+	struct run r = {.o = o};
+	int ex = 0;
+	if (run_start(&r, &ex) == 0 && run_submit(&r, &ex) == 0) {
+		if (o->detach)
+			run_detach(&r);
+		else
+			ex = run_follow(&r);
+	}
+	if (o->keep_alive && r.started) {
+		fprintf(stderr, "%s: keeping cluster %s: 'legion delete %s' removes it\n", progname,
+			r.c.id, r.c.id);
+		r.keep = 1;
+	}
+	ex = run_teardown(&r, ex);
+	if (!ex && got_signal)
+		ex = interrupted();
+	return ex;
+}
+
+int cmd_deploy(const struct opts *o)
+{
+	struct run r = {.o = o};
+	int ex = 0;
+	if (open_backend(o, &r.be, &ex) < 0)
+		return ex;
+	r.opened = 1;
+	if (start_master(&r, &ex) == 0) {
+		struct jw w = {0};
+		struct group g;
+		char ui[300];
+		int e2, got = r.be.ops->get(&r.be, r.master, &g, &e2) == BACKEND_FOUND;
+		snprintf(ui, sizeof ui, "http://%s:8080", got && g.fqdn ? g.fqdn : r.c.ip);
+		jw_obj(&w, NULL);
+		jw_str(&w, "cluster", r.c.id);
+		jw_str(&w, "backend", r.be.ops->name);
+		jw_obj(&w, "master");
+		jw_str(&w, "name", r.master);
+		jw_str(&w, "ip", r.c.ip);
+		jw_str(&w, "fqdn", got ? g.fqdn : NULL);
+		jw_str(&w, "ui", ui);
+		jw_end(&w);
+		jw_end(&w);
+		if (got)
+			group_free(&g);
+		char *doc = jw_finish(&w, NULL);
+		printf("%s\n", doc ? doc : "{}");
+		free(doc);
+		r.keep = 1; /* the master is the point */
+	}
+	return run_teardown(&r, ex);
+}
