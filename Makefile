@@ -15,7 +15,7 @@ LDFLAGS = -static -Wl,--gc-sections -s -L$(DEPS)/lib
 LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
-LEGION_OBJS = legion.o submit.o auth.o cluster.o aci.o local.o backend.o tls.o $(CORE)
+LEGION_OBJS = legion.o submit.o status.o auth.o cluster.o aci.o arm.o local.o backend.o tls.o $(CORE)
 HELPERS = helpers/legion-master helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker
 JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o
 $(HELPERS:%=$(O)/%): $(O)/helpers/common.o $(O)/proc.o
@@ -34,7 +34,7 @@ build: bin $(TESTBINS:%=$(O)/%)
 deps:
 	@sh mk/deps.sh all
 
-$(O)/%.o: %.c legion.h cli.h helpers/helpers.h
+$(O)/%.o: %.c legion.h cli.h aci.h helpers/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) -I$(O) $(CPPFLAGS) -c $< -o $@
 
@@ -58,7 +58,7 @@ $(O)/t/httpd_test: $(O)/t/httpd_test.o $(O)/helpers/httpd.o $(O)/util.o $(O)/jso
 $(O)/t/auth_test: $(O)/t/auth_test.o $(O)/util.o $(O)/json.o $(O)/http.o $(O)/auth.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/bench/fanout: $(O)/bench/fanout.o $(O)/aci.o $(O)/local.o $(O)/proc.o $(O)/backend.o $(O)/auth.o $(CORE:%=$(O)/%)
+$(O)/bench/fanout: $(O)/bench/fanout.o $(O)/aci.o $(O)/arm.o $(O)/local.o $(O)/proc.o $(O)/backend.o $(O)/auth.o $(CORE:%=$(O)/%)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # The same sources with gcc + ASan/UBSan, linked against Debian's libcurl and BearSSL.
@@ -101,7 +101,7 @@ bench: all spark
 	@$(MAKE) --no-print-directory $(O)/bench/fanout
 	bash bench/run.sh
 
-FMT_FILES = *.c *.h helpers/*.c helpers/*.h t/*.c bench/*.c
+FMT_FILES = *.c legion.h cli.h aci.h helpers/*.c helpers/*.h t/*.c bench/*.c
 fmt:
 	clang-format -i $(FMT_FILES)
 

@@ -4,202 +4,14 @@
  * Entra ID tokens from auth.c and parallel fan-out through http_do_many. Leaves out
  * VNets, registries with credentials and GPU SKUs.
  */
-#include "legion.h"
+#include "aci.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ACI_API "2023-05-01"
-#define RG_API "2021-04-01"
-#define SUB_API "2020-01-01"
-#define DEFAULT_ARM "https://management.azure.com"
 #define CONTAINER "spark"       /* one container per group, always this name */
 #define PROVISION_TIMEOUT_S 900 /* a group still Pending after this fails the run */
-
-struct aci {
-	struct auth auth;
-	char arm[256];
-	char sub[64];
-	char rg[128];
-	char location[64];
-	int parallel, all;
-	int rg_cleanup; /* drop the resource group once empty, if Legion made it */
-	long long provision_ms;
-	char authz[4096]; /* "Authorization: Bearer ..." for the current token */
-};
-
-/* ARM's error code ({"error":{"code"}}) of an answer into code ("" when none). */
-static void arm_code(const struct http_resp *r, char *code, size_t n)
-{
-	struct json j = {0};
-	code[0] = '\0';
-	if (r->body.p && json_parse(&j, r->body.p, r->body.len, NULL) == 0)
-		json_strcpy(&j, json_path(&j, 0, "error.code"), code, n);
-	json_free(&j);
-}
-
-/* Why ARM refused, for people: "HTTP 400 Code: message" from the answer's body (ARM's
- * messages run longer than http.c's err, which also spends room on the URL), else the
- * transport error. Returns out. */
-static const char *why(const struct http_resp *r, char *out, size_t n)
-{
-	struct json j = {0};
-	char code[96] = "";
-	char *msg = NULL;
-	if (r->status > 0 && r->body.p && json_parse(&j, r->body.p, r->body.len, NULL) == 0) {
-		json_strcpy(&j, json_path(&j, 0, "error.code"), code, sizeof code);
-		msg = json_str(&j, json_path(&j, 0, "error.message"));
-	}
-	if (code[0])
-		snprintf(out, n, "HTTP %ld %s%s%s", r->status, code, msg ? ": " : "",
-			 msg ? msg : "");
-	else
-		snprintf(out, n, "%s", r->err[0] ? r->err : "no answer");
-	free(msg);
-	json_free(&j);
-	return out;
-}
-
-static int is_quota(const char *code)
-{
-	return strstr(code, "Quota") != NULL; /* ContainerGroupQuotaReached, QuotaExceeded */
-}
-
-/* Turns an HTTP result into an exit code: throttled or down 75, refused 77, no quota
- * or no capacity 69, a request ARM found invalid 65. */
-static int exit_for(const struct http_resp *r)
-{
-	char code[96];
-	arm_code(r, code, sizeof code);
-	if (r->status == 0 || r->status == 429 || r->status >= 500)
-		return EXIT_TEMPFAIL;
-	if (r->status == 401 || r->status == 403)
-		return EXIT_NOPERM;
-	if (!strcmp(code, "SubscriptionNotFound"))
-		return EXIT_CONFIG;
-	if (is_quota(code) || (r->status == 409 && !strcmp(code, "ServiceUnavailable")))
-		return EXIT_UNAVAIL;
-	if (r->status == 400 || r->status == 409 || r->status == 422)
-		return EXIT_DATAERR;
-	return EXIT_UNAVAIL;
-}
-
-/* After a refusal: one line saying what the user can do about it. */
-static void advise(const struct aci *a, const struct http_resp *r)
-{
-	char code[96];
-	arm_code(r, code, sizeof code);
-	if (is_quota(code))
-		warnx_("the subscription's container quota in %s is used up: use fewer or smaller "
-		       "executors, free some ('legion status --all', 'legion gc'), or ask Azure "
-		       "for "
-		       "more Microsoft.ContainerInstance quota",
-		       a->location);
-	else if (r->status == 409 && !strcmp(code, "ServiceUnavailable"))
-		warnx_("ACI has no room for a group this size in %s now: try another --location, "
-		       "or "
-		       "fewer cores or less memory per container",
-		       a->location);
-	else if (r->status == 0 || r->status == 429 || r->status >= 500)
-		warnx_("this looks temporary (throttled or unavailable after retries): try again "
-		       "in "
-		       "a few minutes");
-	else if (r->status == 401 || r->status == 403)
-		warnx_("check the identity's role (Contributor) on subscription %s or on resource "
-		       "group %s",
-		       a->sub, a->rg);
-	else if (!strcmp(code, "SubscriptionNotFound"))
-		warnx_("this identity sees no subscription %s: check --subscription and "
-		       "AZURE_SUBSCRIPTION_ID",
-		       a->sub);
-}
-
-/* Refreshes the Authorization header; -1 with *ex set when no token can be had. */
-static int authorize(struct aci *a, int *ex)
-{
-	const char *tok = auth_token(&a->auth, ex);
-	if (!tok)
-		return -1;
-	snprintf(a->authz, sizeof a->authz, "Authorization: Bearer %s", tok);
-	return 0;
-}
-
-static void fill_req(struct aci *a, struct http_req *q, const char **hdrs, const char *method,
-		     const char *url, const char *body, size_t n)
-{
-	hdrs[0] = a->authz;
-	hdrs[1] = "Content-Type: application/json";
-	hdrs[2] = NULL;
-	memset(q, 0, sizeof *q);
-	q->method = method;
-	q->url = url;
-	q->headers = hdrs;
-	q->body = body;
-	q->body_len = n;
-	q->redact = a->auth.token;
-}
-
-/* Runs n ARM requests, at most a->parallel at once, each with http.c's retries. A 401
- * (a token that expired on the way, or ARM's clock ahead of ours) gets one more try
- * with a fresh token. -1 only when no token could be had; check each status. */
-static int arm_many(struct aci *a, struct http_req *q, struct http_resp *r, int n, int *ex)
-{
-	if (n <= 0)
-		return 0;
-	if (authorize(a, ex) < 0)
-		return -1;
-	for (int i = 0; i < n; i++)
-		q[i].redact = a->auth.token;
-	http_do_many(q, r, n, a->parallel);
-	int *again = calloc((size_t)n, sizeof *again), k = 0;
-	for (int i = 0; again && i < n; i++)
-		if (r[i].status == 401)
-			again[k++] = i;
-	if (k == 0) {
-		free(again);
-		return 0;
-	}
-	struct http_req *q2 = calloc((size_t)k, sizeof *q2);
-	struct http_resp *r2 = calloc((size_t)k, sizeof *r2);
-	a->auth.expires_ms = 0; /* refresh now */
-	int rc = -1;
-	if (q2 && r2 && authorize(a, ex) == 0) {
-		for (int x = 0; x < k; x++) {
-			q2[x] = q[again[x]];
-			q2[x].redact = a->auth.token;
-		}
-		http_do_many(q2, r2, k, a->parallel);
-		for (int x = 0; x < k; x++) {
-			http_resp_free(&r[again[x]]);
-			r[again[x]] = r2[x];
-		}
-		rc = 0;
-	}
-	free(again);
-	free(q2);
-	free(r2);
-	return rc;
-}
-
-/* One ARM request with a fresh token. Returns 0 when a response arrived. */
-static int arm(struct aci *a, const char *method, const char *url, const char *body,
-	       struct http_resp *r, int *ex)
-{
-	const char *hdrs[3];
-	struct http_req q;
-	memset(r, 0, sizeof *r);
-	fill_req(a, &q, hdrs, method, url, body, body ? strlen(body) : 0);
-	if (arm_many(a, &q, r, 1, ex) < 0)
-		return -1;
-	if (r->status == 0) {
-		warnx_("%s", r->err);
-		*ex = exit_for(r);
-		http_resp_free(r);
-		return -1;
-	}
-	return 0;
-}
 
 static void group_url(const struct aci *a, const char *name, char *out, size_t n)
 {
@@ -207,52 +19,6 @@ static void group_url(const struct aci *a, const char *name, char *out, size_t n
 		 "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/"
 		 "containerGroups/%s?api-version=" ACI_API,
 		 a->arm, a->sub, a->rg, name);
-}
-
-/* The only subscription this identity sees, when none was named. */
-static int pick_subscription(struct aci *a, int *ex)
-{
-	char url[512];
-	struct http_resp r;
-	struct json j = {0};
-	snprintf(url, sizeof url, "%s/subscriptions?api-version=" SUB_API, a->arm);
-	if (arm(a, "GET", url, NULL, &r, ex) < 0)
-		return -1;
-	int rc = -1;
-	if (r.status != 200) {
-		warnx_("unable to list subscriptions: %s", r.err);
-		*ex = exit_for(&r);
-	} else if (json_parse(&j, r.body.p, r.body.len, NULL) != 0) {
-		warnx_("unable to list subscriptions: the answer is not JSON");
-		*ex = EXIT_UNAVAIL;
-	} else {
-		int v = json_get(&j, 0, "value");
-		int count = v >= 0 ? j.t[v].size : 0;
-		if (count == 1 && json_strcpy(&j, json_get(&j, json_at(&j, v, 0), "subscriptionId"),
-					      a->sub, sizeof a->sub) == 0)
-			rc = 0;
-		else {
-			warnx_("%s: name one with --subscription or AZURE_SUBSCRIPTION_ID",
-			       count ? "this identity sees several subscriptions"
-				     : "this identity sees no subscription");
-			*ex = EXIT_CONFIG;
-		}
-	}
-	json_free(&j);
-	http_resp_free(&r);
-	return rc;
-}
-
-static int name_ok(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || strchr("-_.()", s[i])))
-			return 0;
-	return 1;
 }
 
 static void a_close(struct backend *be);
@@ -270,12 +36,12 @@ static int a_open_(struct backend *be, const struct backend_cfg *o, int *ex)
 	size_t k = strlen(a->arm);
 	while (k > 0 && a->arm[k - 1] == '/')
 		a->arm[--k] = '\0';
-	if (!name_ok(o->resource_group, 90)) {
+	if (!arm_name_ok(o->resource_group, 90)) {
 		warnx_("--resource-group: '%s' is not a resource group name", o->resource_group);
 		*ex = EXIT_USAGE;
 		return -1;
 	}
-	if (!name_ok(o->location, 60)) {
+	if (!arm_name_ok(o->location, 60)) {
 		warnx_("--location: '%s' is not an Azure region name", o->location);
 		*ex = EXIT_USAGE;
 		return -1;
@@ -295,7 +61,7 @@ static int a_open_(struct backend *be, const struct backend_cfg *o, int *ex)
 	}
 	a->provision_ms = secs * 1000;
 	/* a token now: refused credentials stop the run before it creates anything */
-	if (auth_init(&a->auth, ex) < 0 || authorize(a, ex) < 0)
+	if (auth_init(&a->auth, ex) < 0 || arm_authorize(a, ex) < 0)
 		return -1;
 	const char *sub = o->subscription ? o->subscription : getenv("AZURE_SUBSCRIPTION_ID");
 	if (sub && *sub) {
@@ -331,79 +97,6 @@ static void a_close(struct backend *be)
 	be->ctx = NULL;
 }
 
-/* Creates the resource group (tagged as Legion's) unless it exists; one being deleted
- * (by a `legion delete` a moment ago) is waited for first. */
-static int ensure_rg(struct aci *a, int *ex)
-{
-	char url[512];
-	struct http_resp r;
-	snprintf(url, sizeof url, "%s/subscriptions/%s/resourcegroups/%s?api-version=" RG_API,
-		 a->arm, a->sub, a->rg);
-	long long deadline = now_ms() + 180000;
-	for (;;) {
-		if (arm(a, "GET", url, NULL, &r, ex) < 0)
-			return -1;
-		long st = r.status;
-		struct json j = {0};
-		char code[64];
-		int deleting =
-			st == 200 && json_parse(&j, r.body.p, r.body.len, NULL) == 0 &&
-			json_eq(&j, json_path(&j, 0, "properties.provisioningState"), "Deleting");
-		json_free(&j);
-		arm_code(&r, code, sizeof code);
-		if (st != 200 && (st != 404 || !strcmp(code, "SubscriptionNotFound"))) {
-			char w[1024];
-			warnx_("unable to read resource group %s: %s", a->rg, why(&r, w, sizeof w));
-			*ex = exit_for(&r);
-			advise(a, &r);
-			http_resp_free(&r);
-			return -1;
-		}
-		http_resp_free(&r);
-		if (st == 200 && !deleting)
-			return 0;
-		if (st == 404)
-			break;
-		if (now_ms() > deadline) {
-			warnx_("resource group %s is still being deleted: try again later, or use "
-			       "another --resource-group",
-			       a->rg);
-			*ex = EXIT_TEMPFAIL;
-			return -1;
-		}
-		if (sleep_ms(2000, &http_stop)) {
-			*ex = 130;
-			return -1;
-		}
-	}
-	struct jw w = {0};
-	jw_obj(&w, NULL);
-	jw_str(&w, "location", a->location);
-	jw_obj(&w, "tags");
-	jw_str(&w, "legion-managed", "true");
-	jw_end(&w);
-	jw_end(&w);
-	char *body = jw_finish(&w, NULL);
-	int rc = -1;
-	if (body && arm(a, "PUT", url, body, &r, ex) == 0) {
-		if (r.status == 200 || r.status == 201) {
-			fprintf(stderr, "%s: created resource group %s in %s\n", progname, a->rg,
-				a->location);
-			rc = 0;
-		} else {
-			char w[1024];
-			warnx_("unable to create resource group %s: %s", a->rg,
-			       why(&r, w, sizeof w));
-			*ex = exit_for(&r);
-			advise(a, &r);
-		}
-		http_resp_free(&r);
-	}
-	free(body);
-	return rc;
-}
-
-/* "ports": [{"port":N,"protocol":"TCP"}...], as containers and ipAddress both take. */
 static void jw_ports(struct jw *w, const int *ports, int n)
 {
 	jw_arr(w, "ports");
@@ -547,7 +240,7 @@ static int get_many(struct aci *a, struct group *gs, const int *idx, char *const
 				 ids[k]);
 		else
 			group_url(a, names[k], urls[k], sizeof urls[k]);
-		fill_req(a, &q[k], hdrs, "GET", urls[k], NULL, 0);
+		arm_req(a, &q[k], hdrs, "GET", urls[k], NULL, 0);
 	}
 	if (arm_many(a, q, r, n, ex) < 0) {
 		rc = -1;
@@ -565,7 +258,7 @@ static int get_many(struct aci *a, struct group *gs, const int *idx, char *const
 			json_free(&j);
 		} else if (r[k].status != 404) {
 			warnx_("%s", r[k].err);
-			*ex = exit_for(&r[k]);
+			*ex = arm_exit(&r[k]);
 			rc = -1;
 		}
 	}
@@ -643,7 +336,7 @@ static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 			*ex = EXIT_SOFTWARE;
 			goto out;
 		}
-		fill_req(a, &q[i], hdrs, "PUT", urls[i], bodies[i], strlen(bodies[i]));
+		arm_req(a, &q[i], hdrs, "PUT", urls[i], bodies[i], strlen(bodies[i]));
 	}
 	/* from here on, a PUT may have reached ARM even when no answer came back */
 	sent = 1;
@@ -666,12 +359,12 @@ static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 			first = i;
 	if (failed) { /* the first refusal says why; the rest are alike */
 		char w[1024];
-		warnx_("unable to create %s: %s", gs[first].name, why(&r[first], w, sizeof w));
+		warnx_("unable to create %s: %s", gs[first].name, arm_why(&r[first], w, sizeof w));
 		if (failed > 1)
 			warnx_("%d of %d container groups were refused", failed, n);
-		*ex = http_stop ? 130 : exit_for(&r[first]);
+		*ex = http_stop ? 130 : arm_exit(&r[first]);
 		if (!http_stop)
-			advise(a, &r[first]);
+			arm_advise(a, &r[first]);
 		goto out;
 	}
 	/* wait until every group is provisioned (running, or ended); poll the pending ones */
@@ -799,9 +492,10 @@ static int a_list(struct backend *be, const char *cluster, struct group **out, i
 		if (r.status != 200 || json_parse(&j, r.body.p, r.body.len, NULL) != 0) {
 			char w[1024];
 			warnx_("unable to list container groups: %s",
-			       r.status != 200 ? why(&r, w, sizeof w) : "the answer is not JSON");
-			*ex = exit_for(&r);
-			advise(a, &r);
+			       r.status != 200 ? arm_why(&r, w, sizeof w)
+					       : "the answer is not JSON");
+			*ex = arm_exit(&r);
+			arm_advise(a, &r);
 			http_resp_free(&r);
 			json_free(&j);
 			rc = -1;
@@ -869,47 +563,6 @@ static int a_list(struct backend *be, const char *cluster, struct group **out, i
 	return rc;
 }
 
-/* Deletes our resource group when Legion created it (tag legion-managed=true) and no
- * container group is left in it. ARM deletes it in the background. */
-static void drop_rg_if_empty(struct aci *a)
-{
-	char url[512], lurl[640];
-	struct http_resp r = {0};
-	struct json j = {0};
-	int ex, ours = 0, empty = 0;
-	snprintf(url, sizeof url, "%s/subscriptions/%s/resourcegroups/%s?api-version=" RG_API,
-		 a->arm, a->sub, a->rg);
-	if (arm(a, "GET", url, NULL, &r, &ex) == 0 && r.status == 200 &&
-	    json_parse(&j, r.body.p, r.body.len, NULL) == 0)
-		ours = json_eq(&j, json_path(&j, 0, "tags.legion-managed"), "true");
-	json_free(&j);
-	http_resp_free(&r);
-	if (!ours)
-		return;
-	snprintf(lurl, sizeof lurl,
-		 "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/"
-		 "containerGroups?api-version=" ACI_API,
-		 a->arm, a->sub, a->rg);
-	if (arm(a, "GET", lurl, NULL, &r, &ex) == 0 && r.status == 200 &&
-	    json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
-		int v = json_get(&j, 0, "value");
-		empty = v >= 0 && j.t[v].size == 0 && json_get(&j, 0, "nextLink") < 0;
-	}
-	json_free(&j);
-	http_resp_free(&r);
-	if (!empty)
-		return;
-	if (arm(a, "DELETE", url, NULL, &r, &ex) == 0) {
-		if (r.status == 200 || r.status == 202 || r.status == 204)
-			fprintf(stderr,
-				"%s: deleting resource group %s (Legion made it; it is empty)\n",
-				progname, a->rg);
-		else
-			warnx_("unable to delete the empty resource group %s: %s", a->rg, r.err);
-	}
-	http_resp_free(&r);
-}
-
 static int a_remove(struct backend *be, char *const *names, int n, int *ex)
 {
 	struct aci *a = be->ctx;
@@ -924,7 +577,7 @@ static int a_remove(struct backend *be, char *const *names, int n, int *ex)
 	}
 	for (int i = 0; i < n; i++) {
 		group_url(a, names[i], urls[i], sizeof urls[i]);
-		fill_req(a, &q[i], hdrs, "DELETE", urls[i], NULL, 0);
+		arm_req(a, &q[i], hdrs, "DELETE", urls[i], NULL, 0);
 	}
 	if (arm_many(a, q, r, n, ex) < 0)
 		goto out;
@@ -933,8 +586,8 @@ static int a_remove(struct backend *be, char *const *names, int n, int *ex)
 		long st = r[i].status;
 		if (st != 200 && st != 202 && st != 204 && st != 404) {
 			char w[1024];
-			warnx_("unable to delete %s: %s", names[i], why(&r[i], w, sizeof w));
-			*ex = exit_for(&r[i]);
+			warnx_("unable to delete %s: %s", names[i], arm_why(&r[i], w, sizeof w));
+			*ex = arm_exit(&r[i]);
 			rc = -1;
 		}
 	}
@@ -971,7 +624,7 @@ static int a_logs(struct backend *be, const char *name, int tail, struct buf *ou
 		*ex = EXIT_DATAERR;
 	} else if (r.status != 200) {
 		warnx_("%s", r.err);
-		*ex = exit_for(&r);
+		*ex = arm_exit(&r);
 	} else if (json_parse(&j, r.body.p, r.body.len, NULL) != 0 ||
 		   !(content = json_str(&j, json_get(&j, 0, "content")))) {
 		warnx_("the logs of %s came without content", name);

@@ -31,5 +31,8 @@ int open_backend(const struct opts *o, struct backend *be, int *ex);
 /* submit.c: `legion submit` and `legion deploy-master`; each returns the exit code. */
 int cmd_submit(const struct opts *o);
 int cmd_deploy(const struct opts *o);
+/* status.c: `legion status` and `legion logs`. */
+int cmd_status(const struct opts *o);
+int cmd_logs(const struct opts *o);
 
 #endif
