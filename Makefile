@@ -7,7 +7,9 @@ VENV ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/legion/venv
 PYSPARK_VERSION = 3.5.7
 
 CC = musl-gcc
+# O: where binaries go (legion, helpers/legion-*, t/*_test); B: objects, generated headers
 O = .
+B = build/musl
 WARN = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wno-format-truncation
 CFLAGS = -Os -ffunction-sections -fdata-sections
 CPPFLAGS = -I. -I$(DEPS)/include -I$(DEPS)/include/bearssl
@@ -15,11 +17,11 @@ LDFLAGS = -static -Wl,--gc-sections -s -L$(DEPS)/lib
 LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
-LEGION_OBJS = legion.o submit.o status.o auth.o cluster.o aci.o arm.o local.o backend.o tls.o $(CORE)
+LEGION_OBJS = legion.o submit.o status.o auth.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
 HELPERS = helpers/legion-master helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker
 JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o
-$(HELPERS:%=$(O)/%): $(O)/helpers/common.o $(O)/proc.o
-$(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(O)/%)
+$(HELPERS:%=$(O)/%): $(B)/helpers/common.o $(B)/proc.o
+$(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(B)/%)
 TESTBINS = t/json_test t/auth_test t/httpd_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
@@ -31,39 +33,48 @@ all: deps
 bin: $(O)/legion $(HELPERS:%=$(O)/%)
 build: bin $(TESTBINS:%=$(O)/%)
 
-deps:
+# the dependency script runs again only when it changed (or the cache is gone)
+deps: $(DEPS)/.deps-done
+$(DEPS)/.deps-done: mk/deps.sh
 	@sh mk/deps.sh all
+	@touch $@
 
-$(O)/%.o: %.c legion.h cli.h aci.h helpers/helpers.h
+$(B)/%.o: %.c legion.h cli.h aci.h helpers/helpers.h
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) -I$(O) $(CPPFLAGS) -c $< -o $@
+	$(CC) $(WARN) $(CFLAGS) -I$(B) $(CPPFLAGS) -c $< -o $@
 
-$(O)/http.o: $(O)/roots.h
-$(O)/roots.h: mk/roots.sh
+$(B)/http.o: $(B)/roots.h
+$(B)/roots.h: mk/roots.sh
 	@mkdir -p $(dir $@)
 	sh mk/roots.sh > $@
 
-$(O)/legion: $(LEGION_OBJS:%=$(O)/%)
+$(O)/legion: $(LEGION_OBJS:%=$(B)/%)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/helpers/%: $(O)/helpers/%.o $(CORE:%=$(O)/%) $(O)/tls.o
+$(O)/helpers/%: $(B)/helpers/%.o $(CORE:%=$(B)/%) $(B)/tls.o
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/t/json_test: $(O)/t/json_test.o $(O)/util.o $(O)/json.o
+$(O)/t/json_test: $(B)/t/json_test.o $(B)/util.o $(B)/json.o
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/t/httpd_test: $(O)/t/httpd_test.o $(O)/helpers/httpd.o $(O)/util.o $(O)/json.o $(O)/tls.o
+$(O)/t/httpd_test: $(B)/t/httpd_test.o $(B)/helpers/httpd.o $(B)/util.o $(B)/json.o $(B)/tls.o
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/t/auth_test: $(O)/t/auth_test.o $(O)/util.o $(O)/json.o $(O)/http.o $(O)/auth.o
+$(O)/t/auth_test: $(B)/t/auth_test.o $(B)/util.o $(B)/json.o $(B)/http.o $(B)/auth.o
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/bench/fanout: $(O)/bench/fanout.o $(O)/aci.o $(O)/arm.o $(O)/local.o $(O)/proc.o $(O)/backend.o $(O)/auth.o $(CORE:%=$(O)/%)
+$(O)/bench/fanout: $(B)/bench/fanout.o $(B)/aci.o $(B)/arm.o $(B)/local.o $(B)/proc.o $(B)/backend.o $(B)/auth.o $(CORE:%=$(B)/%)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # The same sources with gcc + ASan/UBSan, linked against Debian's libcurl and BearSSL.
 asan:
-	@$(MAKE) --no-print-directory build O=build/asan CC=gcc LDFLAGS= \
+	@$(MAKE) --no-print-directory build O=build/asan B=build/asan CC=gcc LDFLAGS= \
 		CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 		CPPFLAGS='-I. -I$(DEPS)/include' \
 		LIBS="$$(pkg-config --libs libcurl) -lbearssl -lpthread -lm -fsanitize=address,undefined"
@@ -110,4 +121,4 @@ fmt-check:
 	clang-format --dry-run -Werror $(FMT_FILES)
 
 clean:
-	rm -rf build *.o helpers/*.o t/*.o bench/*.o legion bench/fanout $(HELPERS) $(TESTBINS)
+	rm -rf build legion bench/fanout $(HELPERS) $(TESTBINS)

@@ -105,6 +105,24 @@ int arm_authorize(struct aci *a, int *ex)
 	return 0;
 }
 
+/* ARM's {"error":{"code","message"}} into the message. */
+void arm_explain(struct http_resp *r)
+{
+	struct json j = {0};
+	char code[96] = "", msg[160] = "";
+	if (r->body.p && json_parse(&j, r->body.p, r->body.len, NULL) == 0) {
+		json_strcpy(&j, json_path(&j, 0, "error.code"), code, sizeof code);
+		char *d = json_str(&j, json_path(&j, 0, "error.message"));
+		if (d) {
+			d[strcspn(d, "\r\n")] = '\0';
+			snprintf(msg, sizeof msg, "%s", d);
+			free(d);
+		}
+	}
+	json_free(&j);
+	http_err_append(r, code, msg);
+}
+
 void arm_req(struct aci *a, struct http_req *q, const char **hdrs, const char *method,
 	     const char *url, const char *body, size_t n)
 {
@@ -118,6 +136,7 @@ void arm_req(struct aci *a, struct http_req *q, const char **hdrs, const char *m
 	q->body = body;
 	q->body_len = n;
 	q->redact = a->auth.token;
+	q->explain = arm_explain;
 }
 
 /* Runs n ARM requests, at most a->parallel at once, each with http.c's retries. A 401
@@ -131,7 +150,7 @@ int arm_many(struct aci *a, struct http_req *q, struct http_resp *r, int n, int 
 		return -1;
 	for (int i = 0; i < n; i++)
 		q[i].redact = a->auth.token;
-	http_do_many(q, r, n, a->parallel);
+	http_do_many(q, r, n, a->parallel, &a->throttle);
 	int *again = calloc((size_t)n, sizeof *again), k = 0;
 	for (int i = 0; again && i < n; i++)
 		if (r[i].status == 401)
@@ -149,7 +168,7 @@ int arm_many(struct aci *a, struct http_req *q, struct http_resp *r, int n, int 
 			q2[x] = q[again[x]];
 			q2[x].redact = a->auth.token;
 		}
-		http_do_many(q2, r2, k, a->parallel);
+		http_do_many(q2, r2, k, a->parallel, &a->throttle);
 		for (int x = 0; x < k; x++) {
 			http_resp_free(&r[again[x]]);
 			r[again[x]] = r2[x];

@@ -31,6 +31,25 @@ static char *dup_trim_slash(const char *s)
 	return d;
 }
 
+/* Entra ID's {"error","error_description"} (which leads with AADSTSnnnnn) into the
+ * message; IMDS answers in the same shape. */
+static void entra_explain(struct http_resp *r)
+{
+	struct json j = {0};
+	char code[96] = "", msg[160] = "";
+	if (r->body.p && json_parse(&j, r->body.p, r->body.len, NULL) == 0) {
+		json_strcpy(&j, json_get(&j, 0, "error"), code, sizeof code);
+		char *d = json_str(&j, json_get(&j, 0, "error_description"));
+		if (d) {
+			d[strcspn(d, "\r\n")] = '\0';
+			snprintf(msg, sizeof msg, "%s", d);
+			free(d);
+		}
+	}
+	json_free(&j);
+	http_err_append(r, code, msg);
+}
+
 int auth_init(struct auth *a, int *ex)
 {
 	static const char *const names[2][3] = {
@@ -146,6 +165,7 @@ const char *auth_token(struct auth *a, int *ex)
 		.body_len = body.len,
 		.max_body = 1 << 20,
 		.redact = a->secret,
+		.explain = entra_explain,
 	};
 	if (a->kind == AUTH_MSI && !getenv("LEGION_IMDS_ENDPOINT")) {
 		q.timeout_ms = 3000; /* IMDS answers at once where it exists */

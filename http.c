@@ -54,23 +54,23 @@ void http_hold_end(void)
 			http_stop = 1;
 	}
 }
-/* Throttling seen by the last fan-out, carried into the next: how many may run at once
- * (0 = no limit) and no start before this time. */
-static int throttle_limit;
-static long long throttle_hold;
 
 static CURLM *multi;
 static struct curl_blob roots_blob;
 static const char *ca_file; /* SSL_CERT_FILE, CURL_CA_BUNDLE or the system bundle */
 
-/* One request in flight or waiting for its next try. */
+/* One request of a fan-out: waiting for its (next) try, in flight, or done. */
+enum slot_state { SLOT_WAITING, SLOT_RUNNING, SLOT_DONE };
 struct slot {
 	const struct http_req *req;
 	struct http_resp *resp;
 	CURL *easy;
 	struct curl_slist *hdrs, *resolve;
-	int tries, done, delivered;
-	long long start_ms, next_ms, sent_ms;
+	enum slot_state state;
+	int tries, delivered;
+	long long start_ms; /* the first try: the retry budget runs from here */
+	long long next_ms;  /* waiting: not before this time */
+	long long sent_ms;  /* running: since when */
 	CURLcode cc;
 	char errbuf[CURL_ERROR_SIZE]; /* curl's detail: its strerror is compiled out */
 };
@@ -121,9 +121,6 @@ void http_cleanup(void)
 void http_resp_free(struct http_resp *r)
 {
 	buf_free(&r->body);
-	free(r->async_op);
-	free(r->location);
-	r->async_op = r->location = NULL;
 }
 
 /* Sets r->err; truncates quietly (messages are for people). */
@@ -189,16 +186,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 	char *v;
 	if (len > 5 && !strncmp(p, "HTTP/", 5)) { /* a new response: forget the last */
-		free(s->resp->async_op);
-		free(s->resp->location);
-		s->resp->async_op = s->resp->location = NULL;
 		s->resp->retry_after = -1;
-	} else if ((v = header_value(p, len, "Azure-AsyncOperation"))) {
-		free(s->resp->async_op);
-		s->resp->async_op = v;
-	} else if ((v = header_value(p, len, "Location"))) {
-		free(s->resp->location);
-		s->resp->location = v;
 	} else if ((v = header_value(p, len, "Retry-After"))) {
 		long long secs;
 		if (parse_int(v, 0, 86400, &secs) == 0)
@@ -358,9 +346,10 @@ static int start(struct slot *s)
 	s->delivered = 0;
 	if (setup(s) < 0 || curl_multi_add_handle(multi, s->easy) != CURLM_OK) {
 		snprintf(s->resp->err, sizeof s->resp->err, "out of memory");
-		s->done = 1;
+		s->state = SLOT_DONE;
 		return -1;
 	}
+	s->state = SLOT_RUNNING;
 	if (s->tries++ == 0)
 		s->start_ms = now_ms(); /* the retry budget runs from the first try */
 	s->sent_ms = now_ms();
@@ -424,14 +413,13 @@ static void finished(struct slot *s, CURLcode cc)
 	if (wait >= 0 && s->tries < max && !http_stop &&
 	    now_ms() + wait - s->start_ms <= RETRY_BUDGET_MS) {
 		s->next_ms = now_ms() + wait;
-		if (s->next_ms <= s->sent_ms) /* Retry-After: 0 within the same ms: a slot with */
-			s->next_ms = s->sent_ms + 1; /* next_ms <= sent_ms counts as in flight */
+		s->state = SLOT_WAITING;
 		if (verbose)
 			fprintf(stderr, "%s: retrying in %lld ms (try %d of %d)\n", progname, wait,
 				s->tries + 1, max);
 		return;
 	}
-	s->done = 1;
+	s->state = SLOT_DONE;
 	if (cc != CURLE_OK) {
 		char u[256];
 		url_for_humans(s->req->url, u, sizeof u);
@@ -441,11 +429,81 @@ static void finished(struct slot *s, CURLcode cc)
 			why_failed(s, why, sizeof why);
 		errf(s->resp, "%s %s: %s", s->req->method ? s->req->method : "GET", u, why);
 		s->resp->status = 0;
-	} else if (code >= 400)
-		http_describe(s->req, s->resp);
+	} else if (code >= 400) {
+		char u[256];
+		url_for_humans(s->req->url, u, sizeof u);
+		errf(s->resp, "%s %s: HTTP %ld", s->req->method ? s->req->method : "GET", u, code);
+		if (s->req->explain)
+			s->req->explain(s->resp);
+	}
 }
 
-int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, int parallel)
+/* Ctrl-C: every slot not done ends "interrupted", in flight or not. */
+static void interrupt_all(struct slot *s, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (s[i].state == SLOT_DONE)
+			continue;
+		if (s[i].state == SLOT_RUNNING)
+			curl_multi_remove_handle(multi, s[i].easy);
+		snprintf(s[i].resp->err, sizeof s[i].resp->err, "interrupted");
+		s[i].resp->status = 0;
+		s[i].state = SLOT_DONE;
+	}
+}
+
+/* How a fan-out paces itself: a 429 drops it to one at a time and holds every start
+ * back until its Retry-After; each round of successes lets one more run, once the
+ * server has had a second to refill what it refused. */
+static void pace(struct http_throttle *t, const struct slot *x, int parallel, int *grown)
+{
+	if (x->resp->status == 429) {
+		t->limit = 1;
+		*grown = 0;
+		if (x->state == SLOT_WAITING && x->next_ms > t->hold_ms)
+			t->hold_ms = x->next_ms;
+	} else if (x->resp->status > 0 && x->resp->status < 400 && t->limit < parallel &&
+		   now_ms() > t->hold_ms + 1000 && ++*grown >= t->limit) {
+		t->limit++;
+		*grown = 0;
+	}
+}
+
+/* Starts waiting slots that are due, up to the limit; returns how many run. */
+static int start_due(struct slot *s, int n, int active, const struct http_throttle *t)
+{
+	long long now = now_ms();
+	for (int i = 0; i < n && active < t->limit; i++)
+		if (s[i].state == SLOT_WAITING && s[i].next_ms <= now && t->hold_ms <= now &&
+		    start(&s[i]) == 0)
+			active++;
+	return active;
+}
+
+/* Waits until the next due retry or until a transfer moves (at most 100 ms while any
+ * runs). */
+static void wait_some(const struct slot *s, int n, int active, const struct http_throttle *t)
+{
+	long long now = now_ms(), wake = now + 1000;
+	for (int i = 0; i < n; i++)
+		if (s[i].state == SLOT_WAITING) {
+			long long due = t->hold_ms > s[i].next_ms ? t->hold_ms : s[i].next_ms;
+			if (due < wake)
+				wake = due;
+		}
+	long long ms = wake - now;
+	if (active >= t->limit || (active > 0 && ms > 100))
+		ms = 100;
+	if (ms <= 0)
+		return;
+	if (active > 0)
+		curl_multi_poll(multi, NULL, 0, (int)ms, NULL);
+	else
+		sleep_ms(ms, &http_stop);
+}
+
+int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, int parallel,
+		 struct http_throttle *carry)
 {
 	if (n <= 0)
 		return 0;
@@ -466,37 +524,22 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 	}
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)parallel);
 	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 64L);
-	/* a 429 drops to one at a time and holds every start back until its
-	 * Retry-After; each round of successes lets one more run: a throttled fan-out slows
-	 * down instead of spending its tries */
-	int active = 0, left = n, limit = parallel, grown = 0;
-	if (throttle_limit > 0 && throttle_limit < limit)
-		limit = throttle_limit; /* a server that throttled us a moment ago still does */
-	long long hold = throttle_hold;
-	while (left > 0) {
-		long long now = now_ms(), wake;
-		for (int i = 0; i < n && active < limit; i++) {
-			if (s[i].done || s[i].sent_ms >= s[i].next_ms)
-				continue; /* finished, or in flight */
-			if (http_stop) {
-				snprintf(s[i].resp->err, sizeof s[i].resp->err, "interrupted");
-				s[i].done = 1;
-				left--;
-				continue;
-			}
-			if (s[i].next_ms <= now && hold <= now) {
-				if (start(&s[i]) == 0)
-					active++;
-				else
-					left--;
-			}
-		}
-		if (left == 0)
+	/* a server that throttled the caller's last fan-out a moment ago still does */
+	struct http_throttle t = {parallel, 0};
+	if (carry && carry->limit > 0 && carry->limit < parallel)
+		t.limit = carry->limit;
+	if (carry)
+		t.hold_ms = carry->hold_ms;
+	int active = 0, grown = 0;
+	for (;;) {
+		if (http_stop) {
+			interrupt_all(s, n);
 			break;
-		int running = 0;
+		}
+		active = start_due(s, n, active, &t);
+		int running = 0, q, left = 0;
 		curl_multi_perform(multi, &running);
 		CURLMsg *msg;
-		int q;
 		while ((msg = curl_multi_info_read(multi, &q))) {
 			if (msg->msg != CURLMSG_DONE)
 				continue;
@@ -504,58 +547,18 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 			active--;
 			finished(x, msg->data.result);
-			if (x->resp->status == 429) {
-				limit = 1; /* start again slowly after Retry-After */
-				grown = 0;
-				if (!x->done && x->next_ms > hold)
-					hold = x->next_ms;
-			} else if (x->resp->status > 0 && x->resp->status < 400 &&
-				   limit < parallel && now_ms() > hold + 1000 && ++grown >= limit) {
-				/* one more in flight per round of successes, once the server
-				 * has had a second to refill what it refused */
-				limit++;
-				grown = 0;
-			}
-			if (x->done)
-				left--;
+			pace(&t, x, parallel, &grown);
 		}
+		for (int i = 0; i < n; i++)
+			left += s[i].state != SLOT_DONE;
 		if (left == 0)
 			break;
-		if (http_stop && active > 0) {
-			for (int i = 0; i < n; i++)
-				if (!s[i].done && s[i].sent_ms >= s[i].next_ms) {
-					curl_multi_remove_handle(multi, s[i].easy);
-					snprintf(s[i].resp->err, sizeof s[i].resp->err,
-						 "interrupted");
-					s[i].done = 1;
-					s[i].resp->status = 0;
-					left--;
-					active--;
-				}
-			continue;
-		}
-		/* sleep until the next due retry, or until a transfer moves */
-		now = now_ms();
-		wake = now + 1000;
-		for (int i = 0; i < n; i++)
-			if (!s[i].done && s[i].sent_ms < s[i].next_ms) {
-				long long due = hold > s[i].next_ms ? hold : s[i].next_ms;
-				if (due < wake)
-					wake = due;
-			}
-		long long ms = wake - now;
-		if (active >= limit || (active > 0 && ms > 100))
-			ms = 100;
-		if (ms > 0) {
-			if (active > 0)
-				curl_multi_poll(multi, NULL, 0, (int)ms, NULL);
-			else
-				sleep_ms(ms, &http_stop);
-		}
+		wait_some(s, n, active, &t);
 	}
-	if (n > 1 || limit < parallel) { /* a lone request says nothing of a fan-out */
-		throttle_limit = limit < parallel ? limit : 0;
-		throttle_hold = hold;
+	if (carry && (n > 1 || t.limit < parallel)) { /* a lone request says nothing of a
+						       * fan-out */
+		carry->limit = t.limit < parallel ? t.limit : 0;
+		carry->hold_ms = t.hold_ms;
 	}
 	int failed = 0;
 	for (int i = 0; i < n; i++) {
@@ -573,30 +576,15 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 
 int http_do(const struct http_req *req, struct http_resp *resp)
 {
-	return http_do_many(req, resp, 1, 1) ? -1 : 0;
+	return http_do_many(req, resp, 1, 1, NULL) ? -1 : 0;
 }
 
-void http_describe(const struct http_req *req, struct http_resp *resp)
+void http_err_append(struct http_resp *r, const char *code, const char *msg)
 {
-	char u[256], code[96] = "", msg[160] = "";
-	url_for_humans(req->url, u, sizeof u);
-	struct json j = {0};
-	if (resp->body.p && json_parse(&j, resp->body.p, resp->body.len, NULL) == 0) {
-		int e = json_get(&j, 0, "error");
-		if (e >= 0 && j.t[e].type == JSMN_OBJECT) { /* ARM */
-			json_strcpy(&j, json_get(&j, e, "code"), code, sizeof code);
-			json_strcpy(&j, json_get(&j, e, "message"), msg, sizeof msg);
-		} else if (e >= 0) { /* Entra ID: error_description leads with AADSTSnnn */
-			json_strcpy(&j, e, code, sizeof code);
-			char *d = json_str(&j, json_get(&j, 0, "error_description"));
-			if (d) {
-				d[strcspn(d, "\r\n")] = '\0';
-				snprintf(msg, sizeof msg, "%s", d);
-				free(d);
-			}
-		}
-	}
-	json_free(&j);
-	errf(resp, "%s %s: HTTP %ld%s%s%s%s", req->method ? req->method : "GET", u, resp->status,
-	     code[0] ? " " : "", code, msg[0] ? ": " : "", msg);
+	size_t k = strlen(r->err);
+	if (code && *code)
+		snprintf(r->err + k, sizeof r->err - k, " %s%s%s", code, msg && *msg ? ": " : "",
+			 msg && *msg ? msg : "");
+	else if (msg && *msg)
+		snprintf(r->err + k, sizeof r->err - k, ": %s", msg);
 }

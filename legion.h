@@ -171,6 +171,7 @@ int json_quote(struct buf *b, const char *s, size_t n);
 
 /* ---- http.c: libcurl, one setup, retries, parallel requests ---------------------- */
 
+struct http_resp;
 struct http_req {
 	const char *method; /* "GET" when NULL */
 	const char *url;
@@ -187,15 +188,17 @@ struct http_req {
 	 * return aborts the transfer. */
 	int (*on_data)(void *arg, const char *p, size_t n);
 	void *arg;
+	/* After an answer >= 400: adds what the server said in its protocol's error shape
+	 * to resp->err (with http_err_append), or NULL. */
+	void (*explain)(struct http_resp *resp);
 };
 
 struct http_resp {
 	long status;           /* 0 when no response arrived */
 	struct buf body;       /* the response body, NUL-terminated */
-	char *async_op;        /* Azure-AsyncOperation header, owned, or NULL */
-	char *location;        /* Location header, owned, or NULL */
 	long long retry_after; /* seconds from Retry-After, or -1 */
-	char err[256];         /* why it failed: transport error or ARM error text */
+	char err[256];         /* why it failed: "METHOD url: HTTP 404" and what the
+				* request's explain added, or the transport error */
 };
 
 /* Process-wide curl setup; call once from main before threads. */
@@ -206,13 +209,21 @@ void http_cleanup(void);
  * try. Returns 0 when a response arrived (any status: check resp->status), -1 when
  * none did (resp->err says why). Free resp with http_resp_free. */
 int http_do(const struct http_req *req, struct http_resp *resp);
+/* How fast a server lets a caller's fan-outs go: at most limit in flight (0 = no
+ * limit) and no start before hold_ms (now_ms clock), from its last 429. Zero it once;
+ * each fan-out reads and updates it. */
+struct http_throttle {
+	int limit;
+	long long hold_ms;
+};
 /* Runs n requests with at most parallel in flight (libcurl multi), each with the
- * retries of http_do. Returns the number that got no response at all. */
-int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, int parallel);
+ * retries of http_do, paced by throttling (carry: the caller's state across fan-outs,
+ * or NULL). Returns the number that got no response at all. */
+int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, int parallel,
+		 struct http_throttle *carry);
 void http_resp_free(struct http_resp *resp);
-/* Fills resp->err from an error body ({"error":{"code","message"}} or Entra's
- * {"error","error_description"}) and status, for messages. */
-void http_describe(const struct http_req *req, struct http_resp *resp);
+/* Appends " code: msg" (either may be empty) to resp->err, truncating quietly. */
+void http_err_append(struct http_resp *resp, const char *code, const char *msg);
 /* Set to make every waiting request give up at its next chance (Ctrl-C). */
 extern volatile sig_atomic_t http_stop;
 /* For signal handlers (async-signal-safe): sets http_stop, or, between

@@ -266,32 +266,24 @@ static void supervise(const char *dir, char **argv, char **env, int ready)
 			close(fd);
 	snprintf(p, sizeof p, "%s/work", dir);
 	mkdir(p, 0700);
-	pid_t pid = fork();
-	if (pid == 0) {
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		if (chdir(p) < 0)
-			_exit(111);
-		/* execvpe is not POSIX: look argv[0] up in the group's PATH ourselves */
-		const char *path = "";
-		for (char **e = env; *e; e++)
-			if (!strncmp(*e, "PATH=", 5))
-				path = *e + 5;
-		if (strchr(argv[0], '/'))
-			execve(argv[0], argv, env);
-		else
-			for (const char *s = path; *s;) {
-				size_t k = strcspn(s, ":");
-				char cand[2048];
-				snprintf(cand, sizeof cand, "%.*s/%s", (int)k, s, argv[0]);
-				execve(cand, argv, env);
-				s += k + (s[k] == ':');
-			}
-		dprintf(2, "legion: unable to run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
+	/* the command in the group's PATH (execvpe is not POSIX), as its own process group
+	 * in this session */
+	const char *path = "";
+	for (char **e = env; *e; e++)
+		if (!strncmp(*e, "PATH=", 5))
+			path = *e + 5;
+	char prog[2048];
+	const int fds[3] = {-1, log, log};
+	pid_t pid = -1;
+	if (proc_which(argv[0], path, prog, sizeof prog) < 0)
+		dprintf(2, "legion: unable to run %s: not found in the group's PATH\n", argv[0]);
+	else {
+		char *orig = argv[0];
+		argv[0] = prog;
+		pid = proc_spawn(argv, env, p, fds, orig);
+		argv[0] = orig;
 	}
-	int st = 0, code = 111;
+	int st = 0, code = pid < 0 ? 127 : 111;
 	if (pid > 0) {
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
@@ -304,24 +296,10 @@ static void supervise(const char *dir, char **argv, char **env, int ready)
 	_exit(0);
 }
 
-/* Removes DIR and the files we put in it (work/ is the processes': rm -r). */
+/* Removes DIR and everything in it (work/ is the processes': rm -r). */
 static void remove_tree(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		char p[4096];
-		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-		struct stat st;
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-			remove_tree(p);
-		else
-			unlink(p);
-	}
-	if (d)
-		closedir(d);
+	proc_rm_tree(dir, NULL);
 	rmdir(dir);
 }
 
