@@ -44,23 +44,24 @@ int cluster_new(struct cluster *m, const char *backend)
 	return 0;
 }
 
-static void cluster_file(const char *cluster, char *out, size_t n)
+/* The file of a cluster's credentials, in a state folder that can be trusted. */
+static int cluster_file(const char *cluster, char *out, size_t n)
 {
-	char home[1024];
-	legion_home(home, sizeof home);
-	snprintf(out, n, "%s/clusters/%s.json", home, cluster);
+	char home[1024], dir[1100];
+	if (legion_home(home, sizeof home) < 0 || state_dir(home) < 0)
+		return -1;
+	snprintf(dir, sizeof dir, "%s/clusters", home);
+	if (state_dir(dir) < 0)
+		return -1;
+	snprintf(out, n, "%s/%s.json", dir, cluster);
+	return 0;
 }
 
 int cluster_save(const struct cluster *m)
 {
-	char path[1200], dir[1100];
-	legion_home(dir, sizeof dir);
-	strncat(dir, "/clusters", sizeof dir - strlen(dir) - 1);
-	if (mkdirs(dir, 0700) < 0) {
-		warn_("unable to create %s", dir);
+	char path[1200];
+	if (cluster_file(m->id, path, sizeof path) < 0)
 		return -1;
-	}
-	cluster_file(m->id, path, sizeof path);
 	struct jw w = {0};
 	jw_obj(&w, NULL);
 	jw_str(&w, "cluster", m->id);
@@ -89,7 +90,8 @@ int cluster_load(const char *cluster, struct cluster *m)
 	struct buf b = {0};
 	struct json j = {0};
 	memset(m, 0, sizeof *m);
-	cluster_file(cluster, path, sizeof path);
+	if (cluster_file(cluster, path, sizeof path) < 0)
+		return -1;
 	if (read_file(path, 1 << 20, &b) < 0) {
 		int e = errno;
 		buf_free(&b);
@@ -122,8 +124,8 @@ int cluster_load(const char *cluster, struct cluster *m)
 void cluster_forget(const char *cluster)
 {
 	char path[1200];
-	cluster_file(cluster, path, sizeof path);
-	unlink(path);
+	if (cluster_file(cluster, path, sizeof path) == 0)
+		unlink(path);
 }
 
 /* The job API's {"error":{"code","message"}} (DESIGN.md) into the message. */

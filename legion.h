@@ -84,8 +84,12 @@ int read_file(const char *path, size_t max, struct buf *out);
 /* Writes a file with mode (0600 for secrets), atomically via a temp file + rename. */
 int write_file(const char *path, const void *p, size_t n, mode_t mode);
 /* Legion's state folder: $LEGION_HOME, else $XDG_STATE_HOME/legion, else
- * ~/.local/state/legion (not created here). */
-void legion_home(char *out, size_t n);
+ * ~/.local/state/legion (not created here); -1 with a message when none of the three is
+ * set (no /tmp fallback) or the path is not absolute. */
+int legion_home(char *out, size_t n);
+/* Creates dir (0700) if missing and checks it can be trusted: a real folder owned by
+ * this user that nobody else may write to. -1 with a message naming it otherwise. */
+int state_dir(const char *dir);
 /* mkdir -p with mode for each created folder. */
 int mkdirs(const char *path, mode_t mode);
 /* A wait status as a shell reports it: the exit code, or 128 + the signal. */

@@ -73,10 +73,9 @@ static int l_open(struct backend *be, const struct backend_cfg *cfg, int *ex)
 		*ex = EXIT_SOFTWARE;
 		return -1;
 	}
-	legion_home(l->home, sizeof l->home);
-	snprintf(l->groups, sizeof l->groups, "%s/groups", l->home);
-	if (mkdirs(l->groups, 0700) < 0) {
-		warn_("unable to create %s", l->groups);
+	if (legion_home(l->home, sizeof l->home) < 0 || state_dir(l->home) < 0 ||
+	    snprintf(l->groups, sizeof l->groups, "%s/groups", l->home) >= (int)sizeof l->groups ||
+	    state_dir(l->groups) < 0) {
 		free(l);
 		*ex = EXIT_CONFIG;
 		return -1;
@@ -118,6 +117,15 @@ static int lock_home(const struct local *l)
 }
 
 /* Reads a small file into out; -1 when missing. */
+/* A group name as Legion makes them (legion-<hex>-master, legion-<hex>-<hex>-wN): a
+ * name, never a path. */
+static int name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n <= 63 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n &&
+	       s[0] != '-';
+}
+
 static int slurp(const char *dir, const char *file, char *out, size_t n)
 {
 	char p[1300];
@@ -303,6 +311,30 @@ static void remove_tree(const char *dir)
 	rmdir(dir);
 }
 
+/* From /proc/PID/stat: its state letter, session and start time (clock ticks since
+ * boot, field 22). -1 when there is no such process. */
+static int proc_stat(long long pid, char *state, long long *sid, unsigned long long *start)
+{
+	char p[64], st[1024];
+	snprintf(p, sizeof p, "/proc/%lld/stat", pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t r = read(fd, st, sizeof st - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	st[r] = '\0';
+	char *c = strrchr(st, ')'); /* the name may hold anything but ends at the last ')' */
+	long long ppid, pgrp;
+	if (!c || sscanf(c + 1,
+			 " %c %lld %lld %lld %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+			 "%*s %*s %llu",
+			 state, &ppid, &pgrp, sid, start) != 5)
+		return -1;
+	return 0;
+}
+
 static int start_group(struct local *l, struct group *g, int *ex)
 {
 	char dir[1300], ip[32];
@@ -363,8 +395,11 @@ static int start_group(struct local *l, struct group *g, int *ex)
 		;
 	close(ready[0]);
 	started = 1;
-	char num[32];
-	int len = snprintf(num, sizeof num, "%d\n", (int)pid);
+	char num[64], state;
+	long long sid;
+	unsigned long long start = 0;
+	proc_stat(pid, &state, &sid, &start);
+	int len = snprintf(num, sizeof num, "%d %llu\n", (int)pid, start);
 	snprintf(p, sizeof p, "%s/pid", dir);
 	if (write_file(p, num, (size_t)len, 0600) < 0) {
 		kill(-pid, SIGKILL);
@@ -414,29 +449,18 @@ static int l_create(struct backend *be, struct group *gs, int n, int *ex)
 	return 0;
 }
 
-/* The session leader's pid, or -1 when it is gone (or the pid was reused). */
+/* The session leader's pid, or -1 when it is gone. The pid file holds the pid and its
+ * start time: a pid is trusted only while it is still that process (not reused) and
+ * still leads its own session; a zombie counts as gone. */
 static pid_t live_pid(const char *dir)
 {
-	char num[32];
-	long long pid;
-	if (slurp(dir, "pid", num, sizeof num) < 0 || parse_int(num, 2, 1 << 30, &pid) < 0)
+	char num[64], state;
+	long long pid, sid;
+	unsigned long long want, start;
+	if (slurp(dir, "pid", num, sizeof num) < 0 || sscanf(num, "%lld %llu", &pid, &want) != 2 ||
+	    pid < 2 || pid > (1 << 30))
 		return -1;
-	char p[64], stat[512];
-	snprintf(p, sizeof p, "/proc/%lld/stat", pid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t r = read(fd, stat, sizeof stat - 1);
-	close(fd);
-	if (r <= 0)
-		return -1;
-	stat[r] = '\0';
-	/* field 6 is the session: ours is the leader's own pid; a zombie counts as gone */
-	char *c = strrchr(stat, ')');
-	char state;
-	long long ppid, pgrp, sid;
-	if (!c || sscanf(c + 1, " %c %lld %lld %lld", &state, &ppid, &pgrp, &sid) != 4 ||
-	    sid != pid || state == 'Z')
+	if (proc_stat(pid, &state, &sid, &start) < 0 || sid != pid || state == 'Z' || start != want)
 		return -1;
 	return (pid_t)pid;
 }
@@ -451,21 +475,10 @@ static int signal_session(pid_t sid, int sig)
 		long long pid;
 		if (parse_int(e->d_name, 1, 1 << 30, &pid) < 0)
 			continue;
-		char p[64], stat[512];
-		snprintf(p, sizeof p, "/proc/%lld/stat", pid);
-		int fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t r = read(fd, stat, sizeof stat - 1);
-		close(fd);
-		if (r <= 0)
-			continue;
-		stat[r] = '\0';
-		char *c = strrchr(stat, ')');
 		char state;
-		long long ppid, pgrp, s;
-		if (c && sscanf(c + 1, " %c %lld %lld %lld", &state, &ppid, &pgrp, &s) == 4 &&
-		    s == sid && state != 'Z') {
+		long long s;
+		unsigned long long start;
+		if (proc_stat(pid, &state, &s, &start) == 0 && s == sid && state != 'Z') {
 			found++;
 			kill((pid_t)pid, sig);
 		}
@@ -492,6 +505,10 @@ static int read_group(const struct local *l, const char *name, struct group *g)
 	if (json_parse(&j, b.p, b.len, NULL) != 0)
 		goto out;
 	g->name = json_str(&j, json_get(&j, 0, "name"));
+	if (!g->name || strcmp(g->name, name) || !name_ok(name)) {
+		warnx_("ignoring %s: its spec.json does not name this group", dir);
+		goto out;
+	}
 	g->image = json_str(&j, json_get(&j, 0, "image"));
 	g->ip = json_str(&j, json_get(&j, 0, "ip"));
 	json_num(&j, json_get(&j, 0, "cpu"), &g->cpu);

@@ -40,12 +40,14 @@ static char **argv_dup(const char *const *a)
 
 #define MASTER_PORTS                                                                               \
 	{                                                                                          \
-		7077, JOB_API_PORT, 7078, 7079, 8080                                               \
+		7077, JOB_API_PORT, 7078, 7079                                                     \
 	}
 #define WORKER_PORTS                                                                               \
 	{                                                                                          \
-		7078, 7079, 8081                                                                   \
-	}                    /* Spark worker, executor block manager, UI */
+		7078, 7079                                                                         \
+	} /* Spark worker, executor block manager: authenticated and encrypted RPC. The UIs
+	   * (8080, 8081) are never public: the helpers read them over the container's own
+	   * address. */
 #define MASTER_DAEMON_MB 512 /* the Spark master JVM and the job daemon */
 
 /* Environment both roles share: cluster, secrets, the master's certificate. */
@@ -59,12 +61,19 @@ static int common_env(struct group *g, const struct opts *o, const struct cluste
 		 group_setenv(g, "LEGION_TLS_CERT", m->cert_pem, 0) |
 		 group_setenv(g, "LEGION_TLS_NAME", m->tls_name, 0) |
 		 group_setenv(g, "LEGION_IDLE_TIMEOUT", idle, 0);
+	return rc;
+}
+
+/* Storage credentials go to the master only: its Spark properties carry them to the
+ * driver, and the driver's conf to the executors over the encrypted RPC. */
+static int storage_env(struct group *g)
+{
 	const char *acct = getenv("AZURE_STORAGE_ACCOUNT_NAME"),
 		   *key = getenv("AZURE_STORAGE_ACCOUNT_KEY");
-	if (acct && *acct && key && *key)
-		rc |= group_setenv(g, "AZURE_STORAGE_ACCOUNT_NAME", acct, 0) |
-		      group_setenv(g, "AZURE_STORAGE_ACCOUNT_KEY", key, 1);
-	return rc;
+	if (!acct || !*acct || !key || !*key)
+		return 0;
+	return group_setenv(g, "AZURE_STORAGE_ACCOUNT_NAME", acct, 0) |
+	       group_setenv(g, "AZURE_STORAGE_ACCOUNT_KEY", key, 1);
 }
 
 static int role_tags(struct group *g, const struct cluster *m, const char *role)
@@ -93,7 +102,8 @@ static int master_group(const struct opts *o, const struct cluster *m, struct gr
 	memcpy(g->ports, ports, sizeof ports);
 	g->nports = (int)(sizeof ports / sizeof ports[0]);
 	if (!g->name || !g->image || !g->dns_label || !g->argv || common_env(g, o, m) ||
-	    group_setenv(g, "LEGION_TLS_KEY", m->key_pem, 1) || role_tags(g, m, "master"))
+	    group_setenv(g, "LEGION_TLS_KEY", m->key_pem, 1) || storage_env(g) ||
+	    role_tags(g, m, "master"))
 		return -1;
 	return 0;
 }
@@ -180,16 +190,37 @@ static int wait_master(struct backend *be, const struct cluster *m, const char *
 }
 
 /* Waits until want workers of this run have registered with the job daemon. */
-static int wait_workers(const struct cluster *m, const char *prefix, int want, int *ex)
+/* 1 when the backend says the master's group is gone or ended (0 when it runs or the
+ * backend could not tell). */
+static int master_ended(struct backend *be, const struct cluster *m)
 {
-	long long deadline = now_ms() + 600000, said = 0;
+	char name[64];
+	struct group g;
+	int e2;
+	snprintf(name, sizeof name, "%s-master", m->id);
+	int rc = be->ops->get(be, name, &g, &e2);
+	if (rc == BACKEND_FOUND) {
+		int alive = group_alive(g.state);
+		group_free(&g);
+		return !alive;
+	}
+	return rc == BACKEND_GONE;
+}
+
+/* Waits until want workers of this run have registered with the job daemon; gives up
+ * at once when the master ended meanwhile (its idle timeout, a crash). */
+static int wait_workers(struct backend *be, const struct cluster *m, const char *prefix, int want,
+			int *ex)
+{
+	long long deadline = now_ms() + 600000, said = 0, checked = now_ms();
 	int last = -1;
 	while (!got_signal) {
 		struct http_resp r = {0};
 		struct json j = {0};
-		int have = 0;
+		int have = 0, answered = 0;
 		if (cluster_call(m, "GET", "/v1/status", NULL, 0, 1, 5000, &r) == 0 &&
 		    r.status == 200 && json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
+			answered = 1;
 			int ws = json_get(&j, 0, "workers");
 			for (int k = 0; ws >= 0 && k < j.t[ws].size; k++) {
 				char name[128];
@@ -208,6 +239,16 @@ static int wait_workers(const struct cluster *m, const char *prefix, int want, i
 		}
 		if (have >= want)
 			return 0;
+		if (!answered && now_ms() - checked > 3000) {
+			checked = now_ms();
+			if (master_ended(be, m)) {
+				warnx_("the master of %s stopped before %d worker%s registered "
+				       "('legion logs %s --container %s-master' may say why)",
+				       m->id, want, want == 1 ? "" : "s", m->id, m->id);
+				*ex = EXIT_UNAVAIL;
+				return -1;
+			}
+		}
 		if (now_ms() > deadline) {
 			warnx_("only %d of %d workers registered within 600 s", have, want);
 			*ex = EXIT_TEMPFAIL;
@@ -422,7 +463,7 @@ static int run_start(struct run *r, int *ex)
 		return -1; /* create deleted the workers it made */
 	r->nws = r->nw;
 	r->started = 1;
-	return wait_workers(&r->c, r->prefix, r->nw, ex);
+	return wait_workers(&r->be, &r->c, r->prefix, r->nw, ex);
 }
 
 /* POSTs the job; its id into r->job. */
@@ -529,7 +570,8 @@ int cmd_deploy(const struct opts *o)
 		struct group g;
 		char ui[300];
 		int e2, got = r.be.ops->get(&r.be, r.master, &g, &e2) == BACKEND_FOUND;
-		snprintf(ui, sizeof ui, "http://%s:8080", got && g.fqdn ? g.fqdn : r.c.ip);
+		/* the master's UI is reachable on this machine (local) only: never public */
+		snprintf(ui, sizeof ui, "http://%s:8080", r.c.ip);
 		jw_obj(&w, NULL);
 		jw_str(&w, "cluster", r.c.id);
 		jw_str(&w, "backend", r.be.ops->name);
@@ -537,7 +579,7 @@ int cmd_deploy(const struct opts *o)
 		jw_str(&w, "name", r.master);
 		jw_str(&w, "ip", r.c.ip);
 		jw_str(&w, "fqdn", got ? g.fqdn : NULL);
-		jw_str(&w, "ui", ui);
+		jw_str(&w, "ui", strcmp(r.be.ops->name, "local") ? NULL : ui);
 		jw_end(&w);
 		jw_end(&w);
 		if (got)

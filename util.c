@@ -429,16 +429,54 @@ int base64_decode(const char *s, size_t n, struct buf *out)
 	return base64_stream_end(&d);
 }
 
-void legion_home(char *out, size_t n)
+int legion_home(char *out, size_t n)
 {
 	const char *h = getenv("LEGION_HOME"), *xdg = getenv("XDG_STATE_HOME"),
 		   *home = getenv("HOME");
+	int k;
 	if (h && *h)
-		snprintf(out, n, "%s", h);
+		k = snprintf(out, n, "%s", h);
 	else if (xdg && *xdg)
-		snprintf(out, n, "%s/legion", xdg);
-	else
-		snprintf(out, n, "%s/.local/state/legion", home && *home ? home : "/tmp");
+		k = snprintf(out, n, "%s/legion", xdg);
+	else if (home && *home)
+		k = snprintf(out, n, "%s/.local/state/legion", home);
+	else {
+		warnx_("no state folder: set HOME, XDG_STATE_HOME or LEGION_HOME");
+		return -1;
+	}
+	if (k < 0 || (size_t)k >= n || out[0] != '/') {
+		warnx_("state folder '%s': give an absolute path shorter than %zu bytes", out, n);
+		return -1;
+	}
+	return 0;
+}
+
+int state_dir(const char *dir)
+{
+	struct stat st;
+	if (mkdirs(dir, 0700) < 0) {
+		warn_("unable to create %s", dir);
+		return -1;
+	}
+	if (lstat(dir, &st) < 0) {
+		warn_("unable to use %s", dir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		warnx_("refusing state folder %s: not a folder (a symbolic link?)", dir);
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		warnx_("refusing state folder %s: owned by uid %ld, not by this user (%ld)", dir,
+		       (long)st.st_uid, (long)geteuid());
+		return -1;
+	}
+	if (st.st_mode & 022) {
+		warnx_("refusing state folder %s: others may write to it (chmod go-w %s)", dir,
+		       dir);
+		return -1;
+	}
+	return 0;
 }
 
 int mkdirs(const char *path, mode_t mode)

@@ -118,6 +118,7 @@ static int write_props(struct setup *s)
 	rc |= agent_prop(&b, "spark.authenticate.secret", s->secret);
 	rc |= agent_prop(&b, "spark.network.crypto.enabled", "true");
 	rc |= agent_prop(&b, "spark.master.rest.enabled", "false");
+	rc |= agent_prop(&b, "spark.ui.killEnabled", "false"); /* master, driver */
 	rc |= agent_prop(&b, "spark.driver.port", "7078");
 	rc |= agent_prop(&b, "spark.blockManager.port", "7079");
 	rc |= agent_prop(&b, "spark.driver.host", s->host);

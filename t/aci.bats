@@ -70,7 +70,7 @@ cluster_of() { # the cluster id a run printed on stderr
 	ip=$(jq -r .master.ip <<<"$output")
 	[[ $ip =~ ^127\. ]]
 	[ "$(jq -r .master.fqdn <<<"$output")" = "$cluster.westus.azurecontainer.io" ]
-	[ "$(jq -r .master.ui <<<"$output")" = "http://$cluster.westus.azurecontainer.io:8080" ]
+	[ "$(jq -r .master.ui <<<"$output")" = null ] # never public on ACI
 
 	# the resource group was missing: created, tagged as Legion's
 	[ "$(fa_log_jq 'select(.method == "PUT" and (.path | test("/resourcegroups/legion$"))) |
@@ -86,8 +86,9 @@ cluster_of() { # the cluster id a run printed on stderr
 	[ "$(jq -r .resources.requests.cpu <<<"$c")" = 2 ]
 	[ "$(jq -r .resources.requests.memoryInGB <<<"$c")" = 4.9 ] # 4g + JVM overhead + daemons
 	[ "$(jq -r '.command | join(" ")' <<<"$c")" = "legion-master -i 600" ]
-	[ "$(jq -c '[.ports[].port]' <<<"$c")" = "[7077,7090,7078,7079,8080]" ]
-	[ "$(jq -c '[.properties.ipAddress.ports[].port]' <<<"$m")" = "[7077,7090,7078,7079,8080]" ]
+	# only authenticated ports: Spark RPC, the job API (TLS + token), driver, block manager
+	[ "$(jq -c '[.ports[].port]' <<<"$c")" = "[7077,7090,7078,7079]" ]
+	[ "$(jq -c '[.properties.ipAddress.ports[].port]' <<<"$m")" = "[7077,7090,7078,7079]" ]
 	[ "$(jq -r .properties.ipAddress.dnsNameLabel <<<"$m")" = "$cluster" ]
 	[ "$(jq -r '.tags | [.["legion-cluster"], .["legion-role"]] | join(" ")' <<<"$m")" = "$cluster master" ]
 	created=$(jq -r '.tags["legion-created"]' <<<"$m")
@@ -177,7 +178,8 @@ cluster_of() { # the cluster id a run printed on stderr
 			(.environmentVariables | map({(.name): (.value // .secureValue)}) | add |
 				.LEGION_WORKER_CORES == "2" and .LEGION_WORKER_MEMORY == "2048" and
 				.LEGION_TOKEN == "***" and .LEGION_SPARK_SECRET == "***" and
-				.AZURE_STORAGE_ACCOUNT_KEY == "***"))'
+				.AZURE_STORAGE_ACCOUNT_KEY == null)) and
+		all(.properties.ipAddress.ports | map(.port) == [7078, 7079])'
 	# everything deleted, workers and the master
 	[ "$(fa_log_jq 'select(.method == "DELETE") | .status' | sort -u)" = 200 ]
 	[ "$(fa_log_jq 'select(.method == "DELETE")' | wc -l)" -eq 4 ]
@@ -489,5 +491,19 @@ make_group() {
 	[[ $output != *"stopped"* ]]
 	[[ $output != *"gone"* ]]
 	fake_azure_faults '{}' >/dev/null
+	no_groups_left
+}
+
+@test "a master that stops while workers are awaited ends the wait at once: exit 69, all deleted" {
+	stub_mode worker silent
+	bg_legion "$BATS_TEST_TMPDIR/run" submit --num-executors 2 "$APP"
+	wait_for -t 20 grep -q "0 of 2 workers registered" "$BATS_TEST_TMPDIR/run.err"
+	local cluster
+	cluster=$(cluster_of "$BATS_TEST_TMPDIR/run.err")
+	fake_azure_arm DELETE "/subscriptions/$FAKE_AZURE_SUBSCRIPTION/resourceGroups/legion/providers/Microsoft.ContainerInstance/containerGroups/$cluster-master?api-version=2023-05-01"
+	[[ $FA_STATUS == 20* ]]
+	bg_wait
+	[ "$BG_RC" -eq 69 ]
+	grep -q "the master of $cluster stopped before 2 workers registered" "$BATS_TEST_TMPDIR/run.err"
 	no_groups_left
 }

@@ -276,3 +276,63 @@ parsed() {
 	LEGION_BACKEND=acii run --separate-stderr legion status --backend local
 	[ "$status" -eq 0 ]
 }
+
+@test "no HOME, XDG_STATE_HOME or LEGION_HOME: exit 78 naming what to set, no /tmp fallback" {
+	run --separate-stderr env -u HOME -u XDG_STATE_HOME -u LEGION_HOME "$LEGION" status
+	[ "$status" -eq 78 ]
+	[[ $stderr == *"no state folder: set HOME, XDG_STATE_HOME or LEGION_HOME"* ]]
+	[ -z "$output" ]
+}
+
+@test "a state folder others may write to, or another user's, is refused with exit 78" {
+	mkdir -p "$LEGION_HOME"
+	chmod 0777 "$LEGION_HOME"
+	run --separate-stderr legion status
+	[ "$status" -eq 78 ]
+	[[ $stderr == *"refusing state folder $LEGION_HOME: others may write to it"* ]]
+	chmod 0700 "$LEGION_HOME"
+	mkdir -p "$LEGION_HOME/groups"
+	chmod 0722 "$LEGION_HOME/groups"
+	run --separate-stderr legion status
+	[ "$status" -eq 78 ]
+	[[ $stderr == *"refusing state folder $LEGION_HOME/groups"* ]]
+	chmod 0700 "$LEGION_HOME/groups"
+	run --separate-stderr legion status
+	[ "$status" -eq 0 ]
+	if [ "$(id -u)" = 0 ]; then
+		chown 65534 "$LEGION_HOME"
+		run --separate-stderr legion status
+		[ "$status" -eq 78 ]
+		[[ $stderr == *"owned by uid 65534, not by this user (0)"* ]]
+	fi
+}
+
+@test "a planted spec.json naming a path, or a pid file of another session, is not followed" {
+	local g=$LEGION_HOME/groups/legion-aaaaaaaa-master victim=$LEGION_HOME/../victim
+	mkdir -p "$g" "$victim"
+	chmod 0700 "$LEGION_HOME" "$LEGION_HOME/groups"
+	echo keep >"$victim/file"
+	printf '{"name":"../../victim","tags":{"legion-cluster":"legion-aaaaaaaa","legion-role":"master"}}' \
+		>"$g/spec.json"
+	run --separate-stderr legion status
+	[ "$status" -eq 0 ]
+	[ "$output" = '{"clusters":[]}' ]
+	run --separate-stderr legion delete legion-aaaaaaaa
+	[ "$status" -eq 0 ]
+	[ -e "$victim/file" ]
+	# a group whose pid file names a process that merely leads some session
+	setsid sleep 300 >/dev/null 2>&1 3>&- &
+	local bystander
+	wait_for -t 5 eval 'bystander=$(pgrep -n -x sleep)'
+	local h=$LEGION_HOME/groups/legion-bbbbbbbb-master
+	mkdir -p "$h"
+	printf '{"name":"legion-bbbbbbbb-master","tags":{"legion-cluster":"legion-bbbbbbbb","legion-role":"master"}}' \
+		>"$h/spec.json"
+	echo "$bystander" >"$h/pid"
+	run --separate-stderr legion status
+	[ "$(jq -r '.clusters[0].master.state' <<<"$output")" = Stopped ]
+	run --separate-stderr legion delete legion-bbbbbbbb
+	[ "$status" -eq 0 ]
+	kill -0 "$bystander"
+	kill "$bystander"
+}

@@ -170,3 +170,32 @@ EOF2
 	[ "$status" -eq 0 ]
 	[ "$output" = "sum 45" ]
 }
+
+@test "the master's UI does not kill a running app: spark.ui.killEnabled is off" {
+	cat >steady.py <<'EOF2'
+import time
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("steady").getOrCreate()
+print("started", flush=True)
+spark.sparkContext.parallelize(range(2), 2).map(lambda x: time.sleep(15)).count()
+print("done", flush=True)
+EOF2
+	legion submit --num-executors 1 --executor-memory 512m steady.py >steady.out 2>steady.err &
+	local pid=$!
+	WAIT_FOR_TIMEOUT=120 wait_for grep -q '^started$' steady.out
+	local id ip app
+	id=$(cluster_of steady.err)
+	ip=$(jq -r .ip "$LEGION_HOME/clusters/$id.json")
+	app=$(curl -sf "http://$ip:8080/json/" | jq -r '.activeapps[0].id')
+	[[ $app == app-* ]]
+	# what an attacker who reached the UI would send
+	curl -s -o /dev/null -X POST "http://$ip:8080/app/kill/?id=$app&terminate=true" || true
+	sleep 2
+	[ "$(curl -sf "http://$ip:8080/json/" | jq -r '.activeapps[0].id')" = "$app" ]
+	local rc=0
+	wait $pid || rc=$?
+	tail -5 steady.err
+	[ "$rc" -eq 0 ]
+	grep -q '^done$' steady.out
+	wait_for -t 20 no_cluster_process "$id"
+}
