@@ -311,63 +311,18 @@ static void show_tail(struct backend *be, const char *name)
 	buf_free(&log);
 }
 
-static int a_create(struct backend *be, struct group *gs, int n, int *ex)
+/* Polls the pending groups until each is provisioned (running, or ended): -1 when one
+ * failed, disappeared, or is still pending at the deadline. */
+static int wait_provisioned(struct backend *be, struct group *gs, char **names, int n, int *ex)
 {
 	struct aci *a = be->ctx;
-	if (ensure_rg(a, ex) < 0)
-		return -1;
-	struct http_req *q = calloc((size_t)n, sizeof *q);
-	struct http_resp *r = calloc((size_t)n, sizeof *r);
-	char **bodies = calloc((size_t)n, sizeof *bodies),
-	     **names = calloc((size_t)n, sizeof *names);
-	char(*urls)[512] = calloc((size_t)n, sizeof *urls);
 	int *found = calloc((size_t)n, sizeof *found), *idx = calloc((size_t)n, sizeof *idx);
 	char **pnames = calloc((size_t)n, sizeof *pnames);
-	const char *hdrs[3];
-	int rc = -1, sent = 0;
-	if (!q || !r || !bodies || !names || !urls || !found || !idx || !pnames) {
+	int rc = -1;
+	if (!found || !idx || !pnames) {
 		*ex = EXIT_SOFTWARE;
 		goto out;
 	}
-	for (int i = 0; i < n; i++) {
-		names[i] = gs[i].name;
-		group_url(a, gs[i].name, urls[i], sizeof urls[i]);
-		if (!(bodies[i] = group_body(a, &gs[i]))) {
-			*ex = EXIT_SOFTWARE;
-			goto out;
-		}
-		arm_req(a, &q[i], hdrs, "PUT", urls[i], bodies[i], strlen(bodies[i]));
-	}
-	/* from here on, a PUT may have reached ARM even when no answer came back */
-	sent = 1;
-	if (arm_many(a, q, r, n, ex) < 0)
-		goto out;
-	/* the resource group went away meanwhile (a concurrent `legion delete` found it
-	 * empty): make it again and retry those once */
-	int m = 0;
-	for (int i = 0; i < n; i++) {
-		char code[64];
-		arm_code(&r[i], code, sizeof code);
-		if (r[i].status == 404 && !strcmp(code, "ResourceGroupNotFound"))
-			idx[m++] = i;
-	}
-	if (m > 0 && (ensure_rg(a, ex) < 0 || put_some(a, q, r, idx, m, ex) < 0))
-		goto out;
-	int failed = 0, first = -1;
-	for (int i = 0; i < n; i++)
-		if (r[i].status != 200 && r[i].status != 201 && !failed++)
-			first = i;
-	if (failed) { /* the first refusal says why; the rest are alike */
-		char w[1024];
-		warnx_("unable to create %s: %s", gs[first].name, arm_why(&r[first], w, sizeof w));
-		if (failed > 1)
-			warnx_("%d of %d container groups were refused", failed, n);
-		*ex = http_stop ? 130 : arm_exit(&r[first]);
-		if (!http_stop)
-			arm_advise(a, &r[first]);
-		goto out;
-	}
-	/* wait until every group is provisioned (running, or ended); poll the pending ones */
 	long long deadline = now_ms() + a->provision_ms, pause = 250;
 	int pending = n;
 	for (int i = 0; i < n; i++)
@@ -407,10 +362,75 @@ static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 			goto out;
 		}
 		if (sleep_ms(pause, &http_stop)) {
-			*ex = 130;
+			*ex = EXIT_SIGNALED(SIGINT); /* main reports the signal that came */
 			goto out;
 		}
 	}
+	rc = 0;
+out:
+	free(found);
+	free(idx);
+	free(pnames);
+	return rc;
+}
+
+static int a_create(struct backend *be, struct group *gs, int n, int *ex)
+{
+	struct aci *a = be->ctx;
+	if (ensure_rg(a, ex) < 0)
+		return -1;
+	struct http_req *q = calloc((size_t)n, sizeof *q);
+	struct http_resp *r = calloc((size_t)n, sizeof *r);
+	char **bodies = calloc((size_t)n, sizeof *bodies),
+	     **names = calloc((size_t)n, sizeof *names);
+	char(*urls)[512] = calloc((size_t)n, sizeof *urls);
+	int *idx = calloc((size_t)n, sizeof *idx);
+	const char *hdrs[3];
+	int rc = -1, sent = 0;
+	if (!q || !r || !bodies || !names || !urls || !idx) {
+		*ex = EXIT_SOFTWARE;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		names[i] = gs[i].name;
+		group_url(a, gs[i].name, urls[i], sizeof urls[i]);
+		if (!(bodies[i] = group_body(a, &gs[i]))) {
+			*ex = EXIT_SOFTWARE;
+			goto out;
+		}
+		arm_req(a, &q[i], hdrs, "PUT", urls[i], bodies[i], strlen(bodies[i]));
+	}
+	/* from here on, a PUT may have reached ARM even when no answer came back */
+	sent = 1;
+	if (arm_many(a, q, r, n, ex) < 0)
+		goto out;
+	/* the resource group went away meanwhile (a concurrent `legion delete` found it
+	 * empty): make it again and retry those once */
+	int m = 0;
+	for (int i = 0; i < n; i++) {
+		char code[64];
+		arm_code(&r[i], code, sizeof code);
+		if (r[i].status == 404 && !strcmp(code, "ResourceGroupNotFound"))
+			idx[m++] = i;
+	}
+	if (m > 0 && (ensure_rg(a, ex) < 0 || put_some(a, q, r, idx, m, ex) < 0))
+		goto out;
+	int failed = 0, first = -1;
+	for (int i = 0; i < n; i++)
+		if (r[i].status != 200 && r[i].status != 201 && !failed++)
+			first = i;
+	if (failed) { /* the first refusal says why; the rest are alike */
+		char w[1024];
+		warnx_("unable to create %s: %s", gs[first].name, arm_why(&r[first], w, sizeof w));
+		if (failed > 1)
+			warnx_("%d of %d container groups were refused", failed, n);
+		*ex = http_stop ? EXIT_SIGNALED(SIGINT) : arm_exit(&r[first]);
+		if (!http_stop)
+			arm_advise(a, &r[first]);
+		goto out;
+	}
+	if (wait_provisioned(be, gs, names, n, ex) < 0)
+		goto out;
 	rc = 0;
 out:
 	if (rc < 0 && sent) {
@@ -436,9 +456,7 @@ out:
 	free(bodies);
 	free(names);
 	free(urls);
-	free(found);
 	free(idx);
-	free(pnames);
 	return rc;
 }
 
@@ -451,6 +469,39 @@ static int a_get(struct backend *be, const char *name, struct group *g, int *ex)
 	if (get_many(be->ctx, g, NULL, names, NULL, 1, &found, ex) < 0)
 		return -1;
 	return found ? 0 : 1;
+}
+
+/* The names and ids of a list page's groups that belong to cluster (NULL: any Legion
+ * cluster), appended to names/ids (*n of *cap used). */
+static void add_listed(const struct json *j, const char *cluster, char ***names, char ***ids,
+		       int *n, int *cap)
+{
+	int v = json_get(j, 0, "value");
+	for (int k = 0; v >= 0 && k < j->t[v].size; k++) {
+		int g = json_at(j, v, k);
+		char c[64];
+		if (json_strcpy(j, json_path(j, g, "tags.legion-cluster"), c, sizeof c) < 0 ||
+		    (cluster && strcmp(c, cluster)))
+			continue;
+		if (*n == *cap) {
+			int nc = *cap ? *cap * 2 : 16;
+			char **nn = realloc(*names, (size_t)nc * sizeof *nn);
+			if (nn)
+				*names = nn;
+			char **ni = nn ? realloc(*ids, (size_t)nc * sizeof *ni) : NULL;
+			if (!ni)
+				return;
+			*ids = ni;
+			*cap = nc;
+		}
+		/* by id: with --all, groups live in other resource groups too */
+		(*names)[*n] = json_str(j, json_get(j, g, "name"));
+		(*ids)[*n] = json_str(j, json_get(j, g, "id"));
+		if ((*names)[*n])
+			(*n)++;
+		else
+			free((*ids)[*n]);
+	}
 }
 
 static int a_list(struct backend *be, const char *cluster, struct group **out, int *n, int *ex)
@@ -501,33 +552,7 @@ static int a_list(struct backend *be, const char *cluster, struct group **out, i
 			rc = -1;
 			break;
 		}
-		int v = json_get(&j, 0, "value");
-		for (int k = 0; v >= 0 && k < j.t[v].size; k++) {
-			int g = json_at(&j, v, k);
-			char c[64];
-			if (json_strcpy(&j, json_path(&j, g, "tags.legion-cluster"), c, sizeof c) <
-				    0 ||
-			    (cluster && strcmp(c, cluster)))
-				continue;
-			if (*n == cap) {
-				int nc = cap ? cap * 2 : 16;
-				char **nn = realloc(names, (size_t)nc * sizeof *nn);
-				if (nn)
-					names = nn;
-				char **ni = nn ? realloc(ids, (size_t)nc * sizeof *ni) : NULL;
-				if (!ni)
-					break;
-				ids = ni;
-				cap = nc;
-			}
-			/* by id: with --all, groups live in other resource groups too */
-			names[*n] = json_str(&j, json_get(&j, g, "name"));
-			ids[*n] = json_str(&j, json_get(&j, g, "id"));
-			if (names[*n])
-				(*n)++;
-			else
-				free(ids[*n]);
-		}
+		add_listed(&j, cluster, &names, &ids, n, &cap);
 		url = json_str(&j, json_get(&j, 0, "nextLink"));
 		json_free(&j);
 		http_resp_free(&r);

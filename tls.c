@@ -169,9 +169,53 @@ static char *pem(const void *der, size_t n, const char *banner)
 	return p;
 }
 
-int tls_identity(const char *const *dns_names, char **cert_pem, char **key_pem)
+/* The certificate's [3] extensions: subjectAltName with each DNS name, basicConstraints
+ * cA FALSE, keyUsage digitalSignature. */
+static void der_extensions(struct der *dp, const char *const *dns_names)
 {
-	*cert_pem = *key_pem = NULL;
+	size_t exts = der_open(dp);
+	size_t seq = der_open(dp), e, o;
+	/* subjectAltName: dNSName [2] IA5String for each name */
+	ext_open(dp, oid_subject_alt_name, sizeof oid_subject_alt_name, 0, &e, &o);
+	size_t names = der_open(dp);
+	for (int i = 0; dns_names[i]; i++)
+		der_prim(dp, 0x82, dns_names[i], strlen(dns_names[i]));
+	der_close(dp, 0x30, names);
+	ext_close(dp, e, o);
+	/* basicConstraints, critical: cA FALSE (the DEFAULT, so an empty SEQUENCE) */
+	ext_open(dp, oid_basic_constraints, sizeof oid_basic_constraints, 1, &e, &o);
+	der_prim(dp, 0x30, NULL, 0);
+	ext_close(dp, e, o);
+	/* keyUsage, critical: digitalSignature (bit 0; 7 unused bits) */
+	ext_open(dp, oid_key_usage, sizeof oid_key_usage, 1, &e, &o);
+	der_prim(dp, 0x03, "\x07\x80", 2);
+	ext_close(dp, e, o);
+	der_close(dp, 0x30, seq);
+	der_close(dp, 0xa3, exts);
+}
+
+/* signatureAlgorithm and signatureValue (ECDSA P-256, SHA-256) over the DER from tbs
+ * to the end. */
+static int der_sign(struct der *d, size_t tbs, const br_ec_impl *ec, const br_ec_private_key *sk)
+{
+	unsigned char hash[32], sig[80];
+	br_sha256_context h;
+	br_sha256_init(&h);
+	br_sha256_update(&h, d->b.p + tbs, d->b.len - tbs);
+	br_sha256_out(&h, hash);
+	size_t siglen = br_ecdsa_i31_sign_asn1(ec, &br_sha256_vtable, hash, sk, sig);
+	if (!siglen)
+		return -1;
+	der_alg_ecdsa_sha256(d);
+	size_t bits = der_open(d);
+	der_put(d, "", 1); /* no unused bits */
+	der_put(d, sig, siglen);
+	der_close(d, 0x03, bits);
+	return 0;
+}
+
+static int check_names(const char *const *dns_names)
+{
 	if (!dns_names || !dns_names[0]) {
 		warnx_("unable to make a certificate: no DNS name");
 		return -1;
@@ -181,9 +225,17 @@ int tls_identity(const char *const *dns_names, char **cert_pem, char **key_pem)
 			warnx_("unable to make a certificate: bad DNS name '%s'", dns_names[i]);
 			return -1;
 		}
+	return 0;
+}
+
+int tls_identity(const char *const *dns_names, char **cert_pem, char **key_pem)
+{
+	*cert_pem = *key_pem = NULL;
+	if (check_names(dns_names) < 0)
+		return -1;
 	const br_ec_impl *ec = &br_ec_p256_m31;
 	unsigned char seed[48], serial[16], kbuf[BR_EC_KBUF_PRIV_MAX_SIZE];
-	unsigned char pbuf[BR_EC_KBUF_PUB_MAX_SIZE], hash[32], sig[80], *keyder = NULL;
+	unsigned char pbuf[BR_EC_KBUF_PUB_MAX_SIZE], *keyder = NULL;
 	br_hmac_drbg_context rng;
 	br_ec_private_key sk;
 	br_ec_public_key pk;
@@ -227,46 +279,17 @@ int tls_identity(const char *const *dns_names, char **cert_pem, char **key_pem)
 	der_close(&d, 0x03, bits);
 	der_close(&d, 0x30, spki);
 
-	size_t exts = der_open(&d);
-	size_t seq = der_open(&d), e, o;
-	/* subjectAltName: dNSName [2] IA5String for each name */
-	ext_open(&d, oid_subject_alt_name, sizeof oid_subject_alt_name, 0, &e, &o);
-	size_t names = der_open(&d);
-	for (int i = 0; dns_names[i]; i++)
-		der_prim(&d, 0x82, dns_names[i], strlen(dns_names[i]));
-	der_close(&d, 0x30, names);
-	ext_close(&d, e, o);
-	/* basicConstraints, critical: cA FALSE (the DEFAULT, so an empty SEQUENCE) */
-	ext_open(&d, oid_basic_constraints, sizeof oid_basic_constraints, 1, &e, &o);
-	der_prim(&d, 0x30, NULL, 0);
-	ext_close(&d, e, o);
-	/* keyUsage, critical: digitalSignature (bit 0; 7 unused bits) */
-	ext_open(&d, oid_key_usage, sizeof oid_key_usage, 1, &e, &o);
-	der_prim(&d, 0x03, "\x07\x80", 2);
-	ext_close(&d, e, o);
-	der_close(&d, 0x30, seq);
-	der_close(&d, 0xa3, exts);
+	der_extensions(&d, dns_names);
 	der_close(&d, 0x30, tbs);
 	if (d.err) {
 		warnx_("out of memory");
 		goto out;
 	}
 
-	/* signatureAlgorithm, signatureValue over the TBSCertificate's DER */
-	br_sha256_context h;
-	br_sha256_init(&h);
-	br_sha256_update(&h, d.b.p + tbs, d.b.len - tbs);
-	br_sha256_out(&h, hash);
-	size_t siglen = br_ecdsa_i31_sign_asn1(ec, &br_sha256_vtable, hash, &sk, sig);
-	if (!siglen) {
+	if (der_sign(&d, tbs, ec, &sk) < 0) {
 		warnx_("unable to sign the certificate");
 		goto out;
 	}
-	der_alg_ecdsa_sha256(&d);
-	bits = der_open(&d);
-	der_put(&d, "", 1);
-	der_put(&d, sig, siglen);
-	der_close(&d, 0x03, bits);
 	der_close(&d, 0x30, cert);
 	if (d.err) {
 		warnx_("out of memory");
