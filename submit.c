@@ -315,6 +315,11 @@ static char *job_body(const struct opts *o, size_t *n)
 	jw_str(&w, "spark.executor.cores", v);
 	snprintf(v, sizeof v, "%lldm", o->driver_mem_mb);
 	jw_str(&w, "spark.driver.memory", v);
+	/* the job starts with the executors it asked for, not whatever is there yet: Spark
+	 * standalone waits for cores.max * ratio cores (at most its 30 s default) */
+	snprintf(v, sizeof v, "%lld", o->num_executors * o->executor_cores);
+	jw_str(&w, "spark.cores.max", v);
+	jw_str(&w, "spark.scheduler.minRegisteredResourcesRatio", "1.0");
 	for (int i = 0; i < o->nconf; i++) {
 		const char *eq = strchr(o->conf[i], '=');
 		char key[256];

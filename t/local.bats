@@ -199,3 +199,19 @@ EOF2
 	grep -q '^done$' steady.out
 	wait_for -t 20 no_cluster_process "$id"
 }
+
+@test "a job starts with the executors it asked for (spark.cores.max, minRegisteredResourcesRatio)" {
+	cat >count.py <<'EOF2'
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("count").getOrCreate()
+sc = spark.sparkContext
+# executors and the driver, as the job sees them at its first line
+print("executors", sc._jsc.sc().getExecutorMemoryStatus().size() - 1, flush=True)
+print("cores", sc.getConf().get("spark.cores.max"), flush=True)
+EOF2
+	run --separate-stderr legion submit --num-executors 2 --executor-memory 512m count.py
+	echo "$stderr" | tail -5
+	[ "$status" -eq 0 ]
+	[[ $output == *"executors 2"* ]]
+	[[ $output == *"cores 2"* ]]
+}
