@@ -25,7 +25,7 @@ $(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(B)/%)
 TESTBINS = t/json_test t/auth_test t/httpd_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
-.PHONY: all bin build deps spark asan check demo bench fmt fmt-check clean
+.PHONY: all bin build deps spark asan check demo bench fmt fmt-check clean install
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -119,6 +119,19 @@ fmt:
 # make fmt must be a no-op on committed code
 fmt-check:
 	clang-format --dry-run -Werror $(FMT_FILES)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: legion and its helpers (the local backend
+# finds them beside legion), the man page and the bash and zsh completions.
+PREFIX ?= /usr/local
+BINDIR = $(DESTDIR)$(PREFIX)/bin
+MANDIR = $(DESTDIR)$(PREFIX)/share/man/man1
+install: bin
+	install -d $(BINDIR) $(MANDIR) $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 0755 $(O)/legion $(HELPERS:%=$(O)/%) $(BINDIR)
+	install -m 0644 legion.1 $(MANDIR)
+	install -m 0644 completions/legion.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/legion
+	install -m 0644 completions/_legion $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_legion
 
 clean:
 	rm -rf build legion bench/fanout $(HELPERS) $(TESTBINS)
