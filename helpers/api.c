@@ -499,7 +499,9 @@ static void handle(struct tls_conn *c, int fd)
 		return;
 	r->c = c;
 	r->fd = fd;
-	if (httpd_read_head(r) == 0) {
+	int rc = httpd_read_head(r);
+	tls_set_deadline(c, 0);
+	if (rc == 0) {
 		if (!authorized(r->auth))
 			httpd_reply_err(r, 401, "Unauthorized", "a valid bearer token is required");
 		else
@@ -515,8 +517,10 @@ static void handle(struct tls_conn *c, int fd)
 void *api_serve(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
+	long long head_end = now_ms() + HDR_DEADLINE_MS; /* handshake and head, whatever the pace */
 	struct tls_conn *c = tls_accept(jobd_cfg.tls, fd, IO_TIMEOUT_MS);
 	if (c) {
+		tls_set_deadline(c, head_end);
 		handle(c, fd);
 		tls_close(c);
 	} else

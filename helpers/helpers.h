@@ -65,12 +65,26 @@ int agent_usage(int opt, const char *usage);
  * answer's "stop" and *busy from "busy" (a job waits or runs on the master). */
 long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop, int *busy);
 
+/* ---- tls.c: what only the job daemon uses (the rest of tls.c is in legion.h) ------ */
+
+/* No wait starts after now_ms() reaches end_ms (0 = no deadline): with it, a peer that
+ * trickles bytes cannot stretch a read or a handshake past end_ms. */
+void tls_set_deadline(struct tls_conn *c, long long end_ms);
+/* For an event loop: moves bytes between the socket and the engine (the handshake
+ * included) without ever waiting. 1 when decrypted bytes can be read (tls_read then
+ * returns at once), 0 when it must wait for the socket (*events: POLLIN or POLLOUT),
+ * -1 when the connection failed or was closed. */
+int tls_pump(struct tls_conn *c, short *events);
+/* Queues close_notify and sends what the socket takes without waiting, frees c and
+ * returns its socket, still open (the caller drains and closes it). */
+int tls_release(struct tls_conn *c);
+
 /* ---- httpd.c: one HTTP/1.1 request per connection, over TLS ------------------------ */
 
 #define HDR_MAX 8192                    /* request line + headers */
 #define BODY_MAX_JOB ((size_t)96 << 20) /* POST /v1/jobs: a ~64 MiB app in base64 */
 #define BODY_MAX ((size_t)64 << 10)     /* every other request */
-#define HDR_DEADLINE_MS 10000           /* whole request head */
+#define HDR_DEADLINE_MS 10000           /* accept to end of head, TLS included */
 #define IO_TIMEOUT_MS 30000             /* any single wait on a socket */
 #define BODY_DEADLINE_MS (10 * 60000)   /* whole request body */
 

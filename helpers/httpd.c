@@ -127,7 +127,6 @@ static const char *err_code(int status)
 
 int httpd_read_head(struct req *r)
 {
-	long long end = now_ms() + HDR_DEADLINE_MS;
 	size_t from = 0; /* where the bytes not yet searched begin (less 3: "\r\n\r\n") */
 	const char *why = NULL;
 	for (;;) {
@@ -138,10 +137,6 @@ int httpd_read_head(struct req *r)
 			httpd_reply_err(r, rc, err_code(rc), "%s", why);
 			return 1;
 		}
-		long long left = end - now_ms();
-		if (left <= 0)
-			return -1;
-		tls_set_timeout(r->c, (long)left);
 		ssize_t n = tls_read(r->c, r->head + r->hlen, HDR_MAX - r->hlen);
 		if (n <= 0)
 			return -1;
@@ -271,23 +266,22 @@ int httpd_read_body(struct req *r, size_t max)
 		if (tls_write(r->c, cont, sizeof cont - 1) < 0 || tls_flush(r->c) < 0)
 			return -1;
 	}
-	long long end = now_ms() + BODY_DEADLINE_MS;
+	/* one deadline for the whole body: every wait inside tls_read stops at it */
+	tls_set_deadline(r->c, now_ms() + BODY_DEADLINE_MS);
+	tls_set_timeout(r->c, IO_TIMEOUT_MS);
 	char chunk[16384];
 	while (r->body.len < want) {
-		long long left = end - now_ms();
-		if (left <= 0)
-			return -1;
-		tls_set_timeout(r->c, left < IO_TIMEOUT_MS ? (long)left : IO_TIMEOUT_MS);
 		size_t w = want - r->body.len;
 		ssize_t n = tls_read(r->c, chunk, w < sizeof chunk ? w : sizeof chunk);
 		if (n <= 0)
 			return -1;
 		if (buf_add(&r->body, chunk, (size_t)n) < 0) {
+			tls_set_deadline(r->c, 0);
 			httpd_reply_err(r, 500, "InternalError", "out of memory");
 			return 1;
 		}
 	}
-	tls_set_timeout(r->c, IO_TIMEOUT_MS);
+	tls_set_deadline(r->c, 0);
 	return 0;
 }
 
