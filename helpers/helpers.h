@@ -106,9 +106,10 @@ struct req {
  * 0 when more bytes are needed, or an error status (400 NUL byte, 431 head too large)
  * with the message in why. */
 int httpd_head_end(struct req *r, size_t from, const char **why);
-/* Reads the request head. Returns 0 when complete, -1 when the client went away or
- * timed out (nothing to answer), 1 after an error reply. */
-int httpd_read_head(struct req *r);
+/* After bytes were added to the head (it held old bytes before): 1 when the head is
+ * complete and parsed, 0 when more bytes are needed, -1 after an error reply (400,
+ * 414, 431, 505). */
+int httpd_head_step(struct req *r, size_t old);
 /* Parses the request line and the headers we use (Authorization, Content-Length,
  * Transfer-Encoding, Expect) of a complete head, in place. 0, or an error status
  * (400, 414, 505) with the message in why. */
@@ -221,7 +222,11 @@ int jobspec_build(struct req *r, const struct json *body, struct job *j);
 
 /* ---- api.c: the job API's handlers and router -------------------------------------- */
 
-/* The connection thread: TLS handshake, one request, the reply; arg is the socket. */
+/* Constant-time check of an Authorization value: "Bearer <the cluster token>". */
+int api_authorized(const char *h);
+/* The thread of one authenticated request: arg is its struct req (owned from here on),
+ * the head read and parsed, the token checked (legion-jobd.c's loop does that). Routes
+ * it (the body read, the handler), closes the connection and counts it off jobd.conns. */
 void *api_serve(void *arg);
 
 #endif

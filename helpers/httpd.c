@@ -125,30 +125,15 @@ static const char *err_code(int status)
 	}
 }
 
-int httpd_read_head(struct req *r)
+int httpd_head_step(struct req *r, size_t old)
 {
-	size_t from = 0; /* where the bytes not yet searched begin (less 3: "\r\n\r\n") */
 	const char *why = NULL;
-	for (;;) {
-		int rc = httpd_head_end(r, from, &why);
-		if (rc == 1)
-			break;
-		if (rc) {
-			httpd_reply_err(r, rc, err_code(rc), "%s", why);
-			return 1;
-		}
-		ssize_t n = tls_read(r->c, r->head + r->hlen, HDR_MAX - r->hlen);
-		if (n <= 0)
-			return -1;
-		from = r->hlen > 3 ? r->hlen - 3 : 0;
-		r->hlen += (size_t)n;
-	}
-	int rc = httpd_parse_head(r, &why);
-	if (rc) {
-		httpd_reply_err(r, rc, err_code(rc), "%s", why);
+	int rc = httpd_head_end(r, old > 3 ? old - 3 : 0, &why); /* "\r\n\r\n" may straddle */
+	if (rc == 1 && !(rc = httpd_parse_head(r, &why)))
 		return 1;
-	}
-	return 0;
+	if (rc)
+		httpd_reply_err(r, rc, err_code(rc), "%s", why);
+	return rc ? -1 : 0;
 }
 
 /* The request line into r: method, path, query, version. 0 or an error status. */
