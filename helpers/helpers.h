@@ -119,7 +119,12 @@ int httpd_parse_head(struct req *r, const char **why);
 int httpd_check_length(const struct req *r, size_t max);
 /* Reads the body (Content-Length bytes, at most max). 0, -1 client gone, 1 replied. */
 int httpd_read_body(struct req *r, size_t max);
-/* The body as a JSON object, or an error reply (then returns -1). */
+/* How deep s[0..n) nests ([ and { outside strings), counted up to JSON_MAX_DEPTH + 1:
+ * a byte scan before parsing, as the parser's work grows with the square of the depth. */
+#define JSON_MAX_DEPTH 64
+int httpd_json_depth(const char *s, size_t n);
+/* The body as a JSON object (at most JSON_MAX_DEPTH deep), or an error reply (then
+ * returns -1). */
 int httpd_json(struct req *r, struct json *j);
 /* String member key of object obj, at most max bytes, into *out (owned; NULL when
  * absent and not required). 0, or -1 after an error reply. */

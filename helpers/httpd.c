@@ -270,10 +270,36 @@ int httpd_read_body(struct req *r, size_t max)
 	return 0;
 }
 
+int httpd_json_depth(const char *s, size_t n)
+{
+	int depth = 0, max = 0, in_str = 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (in_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_str = 0;
+		} else if (ch == '"')
+			in_str = 1;
+		else if (ch == '[' || ch == '{') {
+			if (++depth > max && (max = depth) > JSON_MAX_DEPTH)
+				return max;
+		} else if ((ch == ']' || ch == '}') && depth > 0)
+			depth--;
+	}
+	return max;
+}
+
 /* The body as a JSON object, or an error reply (then returns -1). */
 int httpd_json(struct req *r, struct json *j)
 {
 	char err[128] = "";
+	if (r->body.p && httpd_json_depth(r->body.p, r->body.len) > JSON_MAX_DEPTH) {
+		httpd_reply_err(r, 400, "BadJson", "JSON nested deeper than %d levels",
+				JSON_MAX_DEPTH);
+		return -1;
+	}
 	int rc = json_parse(j, r->body.p ? r->body.p : "", r->body.len, err);
 	if (rc == JSON_MORE)
 		snprintf(err, sizeof err, "truncated JSON");
