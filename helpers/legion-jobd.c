@@ -348,7 +348,9 @@ static void pre_step(struct pconn *pc, pthread_attr_t *attr)
 static void pre_accept(int lfd)
 {
 	for (int k = 0; k < 64; k++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept(lfd, NULL, NULL); /* accept4 is not POSIX */
+		if (fd >= 0)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
 		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && npre > 0)
 			fd = -2; /* out of descriptors: evict, then try again */
 		else if (fd < 0)
