@@ -343,6 +343,7 @@ struct tls_conn {
 	br_sslio_context io;
 	int fd;
 	long timeout_ms;
+	long long deadline; /* now_ms() after which no wait starts, 0 = none */
 	unsigned char ibuf[BR_SSL_BUFSIZE_INPUT]; /* clients may send full 16 KiB records */
 	unsigned char obuf[TLS_OBUF];
 };
@@ -536,11 +537,20 @@ static int wait_fd(int fd, short events, long ms)
 	}
 }
 
+/* How long the next wait may last: the timeout, cut short by the deadline. */
+static long wait_ms(const struct tls_conn *c)
+{
+	if (!c->deadline)
+		return c->timeout_ms;
+	long long left = c->deadline - now_ms();
+	return left <= 0 ? 0 : left < c->timeout_ms ? (long)left : c->timeout_ms;
+}
+
 static int low_read(void *ctx, unsigned char *p, size_t n)
 {
 	struct tls_conn *c = ctx;
 	for (;;) {
-		if (wait_fd(c->fd, POLLIN, c->timeout_ms) <= 0)
+		if (wait_fd(c->fd, POLLIN, wait_ms(c)) <= 0)
 			return -1;
 		ssize_t r = recv(c->fd, p, n, 0);
 		if (r > 0)
@@ -554,7 +564,7 @@ static int low_write(void *ctx, const unsigned char *p, size_t n)
 {
 	struct tls_conn *c = ctx;
 	for (;;) {
-		if (wait_fd(c->fd, POLLOUT, c->timeout_ms) <= 0)
+		if (wait_fd(c->fd, POLLOUT, wait_ms(c)) <= 0)
 			return -1;
 		ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
 		if (r > 0)
@@ -573,6 +583,7 @@ struct tls_conn *tls_accept(struct tls_server *s, int fd, long timeout_ms)
 	}
 	c->fd = fd;
 	c->timeout_ms = timeout_ms;
+	c->deadline = 0;
 	br_ssl_server_init_full_ec(&c->sc, s->chain, s->chain_len, s->issuer_key_type, &s->sk);
 	br_ssl_engine_set_versions(&c->sc.eng, BR_TLS12, BR_TLS12);
 	br_ssl_engine_set_buffers_bidi(&c->sc.eng, c->ibuf, sizeof c->ibuf, c->obuf,
@@ -589,6 +600,67 @@ struct tls_conn *tls_accept(struct tls_server *s, int fd, long timeout_ms)
 void tls_set_timeout(struct tls_conn *c, long timeout_ms)
 {
 	c->timeout_ms = timeout_ms;
+}
+
+void tls_set_deadline(struct tls_conn *c, long long end_ms)
+{
+	c->deadline = end_ms;
+}
+
+int tls_pump(struct tls_conn *c, short *events)
+{
+	br_ssl_engine_context *e = &c->sc.eng;
+	for (;;) {
+		unsigned st = br_ssl_engine_current_state(e);
+		size_t n;
+		if (st & BR_SSL_CLOSED)
+			return -1;
+		if (st & BR_SSL_SENDREC) { /* what the engine has to send goes first */
+			unsigned char *b = br_ssl_engine_sendrec_buf(e, &n);
+			ssize_t w = send(c->fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w > 0) {
+				br_ssl_engine_sendrec_ack(e, (size_t)w);
+				continue;
+			}
+			*events = POLLOUT;
+			return w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				       ? 0
+				       : -1;
+		}
+		if (st & BR_SSL_RECVAPP)
+			return 1;
+		if (!(st & BR_SSL_RECVREC))
+			return -1;
+		unsigned char *b = br_ssl_engine_recvrec_buf(e, &n);
+		ssize_t r = recv(c->fd, b, n, MSG_DONTWAIT);
+		if (r > 0) {
+			br_ssl_engine_recvrec_ack(e, (size_t)r);
+			continue;
+		}
+		*events = POLLIN;
+		return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0
+											    : -1;
+	}
+}
+
+int tls_release(struct tls_conn *c)
+{
+	br_ssl_engine_context *e = &c->sc.eng;
+	int fd = c->fd;
+	if (br_ssl_engine_current_state(e) != BR_SSL_CLOSED) {
+		br_ssl_engine_close(e);
+		while (br_ssl_engine_current_state(e) & BR_SSL_SENDREC) {
+			size_t n;
+			unsigned char *b = br_ssl_engine_sendrec_buf(e, &n);
+			ssize_t w = send(fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w <= 0)
+				break;
+			br_ssl_engine_sendrec_ack(e, (size_t)w);
+		}
+	}
+	explicit_bzero(c, sizeof *c);
+	free(c);
+	return fd;
 }
 
 ssize_t tls_read(struct tls_conn *c, void *p, size_t n)
@@ -623,6 +695,7 @@ void tls_close(struct tls_conn *c)
 	if (!c)
 		return;
 	br_ssl_engine_context *e = &c->sc.eng;
+	c->deadline = 0; /* the close has its own bounds */
 	/* send close_notify without waiting for the peer's */
 	if (br_ssl_engine_current_state(e) != BR_SSL_CLOSED) {
 		br_sslio_flush(&c->io);

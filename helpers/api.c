@@ -19,8 +19,7 @@
 
 static pthread_mutex_t http_mu = PTHREAD_MUTEX_INITIALIZER; /* http.c is single-threaded */
 
-/* Constant-time check of "Bearer <token>". */
-static int authorized(const char *h)
+int api_authorized(const char *h)
 {
 	if (!h || strncasecmp(h, "Bearer ", 7))
 		return 0;
@@ -492,35 +491,18 @@ static void route(struct req *r)
 	}
 }
 
-static void handle(struct tls_conn *c, int fd)
+void *api_serve(void *arg)
 {
-	struct req *r = calloc(1, sizeof *r);
-	if (!r)
-		return;
-	r->c = c;
-	r->fd = fd;
-	if (httpd_read_head(r) == 0) {
-		if (!authorized(r->auth))
-			httpd_reply_err(r, 401, "Unauthorized", "a valid bearer token is required");
-		else
-			route(r);
-	}
+	struct req *r = arg;
+	struct tls_conn *c = r->c;
+	tls_set_timeout(c, IO_TIMEOUT_MS);
+	route(r);
 	if (verbose && r->status)
 		warnx_("%s %s -> %d", r->method, r->path, r->status);
 	explicit_bzero(r->head, sizeof r->head);
 	buf_free(&r->body);
 	free(r);
-}
-
-void *api_serve(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
-	struct tls_conn *c = tls_accept(jobd_cfg.tls, fd, IO_TIMEOUT_MS);
-	if (c) {
-		handle(c, fd);
-		tls_close(c);
-	} else
-		close(fd);
+	tls_close(c);
 	jobd_lock();
 	jobd.conns--;
 	jobd_changed();

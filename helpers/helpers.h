@@ -65,12 +65,26 @@ int agent_usage(int opt, const char *usage);
  * answer's "stop" and *busy from "busy" (a job waits or runs on the master). */
 long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop, int *busy);
 
+/* ---- tls.c: what only the job daemon uses (the rest of tls.c is in legion.h) ------ */
+
+/* No wait starts after now_ms() reaches end_ms (0 = no deadline): with it, a peer that
+ * trickles bytes cannot stretch a read or a handshake past end_ms. */
+void tls_set_deadline(struct tls_conn *c, long long end_ms);
+/* For an event loop: moves bytes between the socket and the engine (the handshake
+ * included) without ever waiting. 1 when decrypted bytes can be read (tls_read then
+ * returns at once), 0 when it must wait for the socket (*events: POLLIN or POLLOUT),
+ * -1 when the connection failed or was closed. */
+int tls_pump(struct tls_conn *c, short *events);
+/* Queues close_notify and sends what the socket takes without waiting, frees c and
+ * returns its socket, still open (the caller drains and closes it). */
+int tls_release(struct tls_conn *c);
+
 /* ---- httpd.c: one HTTP/1.1 request per connection, over TLS ------------------------ */
 
 #define HDR_MAX 8192                    /* request line + headers */
 #define BODY_MAX_JOB ((size_t)96 << 20) /* POST /v1/jobs: a ~64 MiB app in base64 */
 #define BODY_MAX ((size_t)64 << 10)     /* every other request */
-#define HDR_DEADLINE_MS 10000           /* whole request head */
+#define HDR_DEADLINE_MS 10000           /* accept to end of head, TLS included */
 #define IO_TIMEOUT_MS 30000             /* any single wait on a socket */
 #define BODY_DEADLINE_MS (10 * 60000)   /* whole request body */
 
@@ -92,9 +106,10 @@ struct req {
  * 0 when more bytes are needed, or an error status (400 NUL byte, 431 head too large)
  * with the message in why. */
 int httpd_head_end(struct req *r, size_t from, const char **why);
-/* Reads the request head. Returns 0 when complete, -1 when the client went away or
- * timed out (nothing to answer), 1 after an error reply. */
-int httpd_read_head(struct req *r);
+/* After bytes were added to the head (it held old bytes before): 1 when the head is
+ * complete and parsed, 0 when more bytes are needed, -1 after an error reply (400,
+ * 414, 431, 505). */
+int httpd_head_step(struct req *r, size_t old);
 /* Parses the request line and the headers we use (Authorization, Content-Length,
  * Transfer-Encoding, Expect) of a complete head, in place. 0, or an error status
  * (400, 414, 505) with the message in why. */
@@ -104,7 +119,12 @@ int httpd_parse_head(struct req *r, const char **why);
 int httpd_check_length(const struct req *r, size_t max);
 /* Reads the body (Content-Length bytes, at most max). 0, -1 client gone, 1 replied. */
 int httpd_read_body(struct req *r, size_t max);
-/* The body as a JSON object, or an error reply (then returns -1). */
+/* How deep s[0..n) nests ([ and { outside strings), counted up to JSON_MAX_DEPTH + 1:
+ * a byte scan before parsing, as the parser's work grows with the square of the depth. */
+#define JSON_MAX_DEPTH 64
+int httpd_json_depth(const char *s, size_t n);
+/* The body as a JSON object (at most JSON_MAX_DEPTH deep), or an error reply (then
+ * returns -1). */
 int httpd_json(struct req *r, struct json *j);
 /* String member key of object obj, at most max bytes, into *out (owned; NULL when
  * absent and not required). 0, or -1 after an error reply. */
@@ -207,7 +227,11 @@ int jobspec_build(struct req *r, const struct json *body, struct job *j);
 
 /* ---- api.c: the job API's handlers and router -------------------------------------- */
 
-/* The connection thread: TLS handshake, one request, the reply; arg is the socket. */
+/* Constant-time check of an Authorization value: "Bearer <the cluster token>". */
+int api_authorized(const char *h);
+/* The thread of one authenticated request: arg is its struct req (owned from here on),
+ * the head read and parsed, the token checked (legion-jobd.c's loop does that). Routes
+ * it (the body read, the handler), closes the connection and counts it off jobd.conns. */
 void *api_serve(void *arg);
 
 #endif

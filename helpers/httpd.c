@@ -125,35 +125,15 @@ static const char *err_code(int status)
 	}
 }
 
-int httpd_read_head(struct req *r)
+int httpd_head_step(struct req *r, size_t old)
 {
-	long long end = now_ms() + HDR_DEADLINE_MS;
-	size_t from = 0; /* where the bytes not yet searched begin (less 3: "\r\n\r\n") */
 	const char *why = NULL;
-	for (;;) {
-		int rc = httpd_head_end(r, from, &why);
-		if (rc == 1)
-			break;
-		if (rc) {
-			httpd_reply_err(r, rc, err_code(rc), "%s", why);
-			return 1;
-		}
-		long long left = end - now_ms();
-		if (left <= 0)
-			return -1;
-		tls_set_timeout(r->c, (long)left);
-		ssize_t n = tls_read(r->c, r->head + r->hlen, HDR_MAX - r->hlen);
-		if (n <= 0)
-			return -1;
-		from = r->hlen > 3 ? r->hlen - 3 : 0;
-		r->hlen += (size_t)n;
-	}
-	int rc = httpd_parse_head(r, &why);
-	if (rc) {
-		httpd_reply_err(r, rc, err_code(rc), "%s", why);
+	int rc = httpd_head_end(r, old > 3 ? old - 3 : 0, &why); /* "\r\n\r\n" may straddle */
+	if (rc == 1 && !(rc = httpd_parse_head(r, &why)))
 		return 1;
-	}
-	return 0;
+	if (rc)
+		httpd_reply_err(r, rc, err_code(rc), "%s", why);
+	return rc ? -1 : 0;
 }
 
 /* The request line into r: method, path, query, version. 0 or an error status. */
@@ -271,30 +251,55 @@ int httpd_read_body(struct req *r, size_t max)
 		if (tls_write(r->c, cont, sizeof cont - 1) < 0 || tls_flush(r->c) < 0)
 			return -1;
 	}
-	long long end = now_ms() + BODY_DEADLINE_MS;
+	/* one deadline for the whole body: every wait inside tls_read stops at it */
+	tls_set_deadline(r->c, now_ms() + BODY_DEADLINE_MS);
+	tls_set_timeout(r->c, IO_TIMEOUT_MS);
 	char chunk[16384];
 	while (r->body.len < want) {
-		long long left = end - now_ms();
-		if (left <= 0)
-			return -1;
-		tls_set_timeout(r->c, left < IO_TIMEOUT_MS ? (long)left : IO_TIMEOUT_MS);
 		size_t w = want - r->body.len;
 		ssize_t n = tls_read(r->c, chunk, w < sizeof chunk ? w : sizeof chunk);
 		if (n <= 0)
 			return -1;
 		if (buf_add(&r->body, chunk, (size_t)n) < 0) {
+			tls_set_deadline(r->c, 0);
 			httpd_reply_err(r, 500, "InternalError", "out of memory");
 			return 1;
 		}
 	}
-	tls_set_timeout(r->c, IO_TIMEOUT_MS);
+	tls_set_deadline(r->c, 0);
 	return 0;
+}
+
+int httpd_json_depth(const char *s, size_t n)
+{
+	int depth = 0, max = 0, in_str = 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (in_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_str = 0;
+		} else if (ch == '"')
+			in_str = 1;
+		else if (ch == '[' || ch == '{') {
+			if (++depth > max && (max = depth) > JSON_MAX_DEPTH)
+				return max;
+		} else if ((ch == ']' || ch == '}') && depth > 0)
+			depth--;
+	}
+	return max;
 }
 
 /* The body as a JSON object, or an error reply (then returns -1). */
 int httpd_json(struct req *r, struct json *j)
 {
 	char err[128] = "";
+	if (r->body.p && httpd_json_depth(r->body.p, r->body.len) > JSON_MAX_DEPTH) {
+		httpd_reply_err(r, 400, "BadJson", "JSON nested deeper than %d levels",
+				JSON_MAX_DEPTH);
+		return -1;
+	}
 	int rc = json_parse(j, r->body.p ? r->body.p : "", r->body.len, err);
 	if (rc == JSON_MORE)
 		snprintf(err, sizeof err, "truncated JSON");

@@ -6,6 +6,20 @@
  * accept / idle / shutdown loop and the one shutdown path. Leaves out the set-up of
  * secrets and the TLS identity (legion-master writes them into WORKDIR).
  *
+ * Under abuse (slow clients holding connections): the connections whose bearer token
+ * is not verified yet live in this file's front, an event loop on the main thread
+ * (poll, non-blocking TLS through tls_pump): up to PRE_MAX (1024) of them, cheap (a
+ * silent one is a slot and a descriptor; the TLS engine comes with its first byte, the
+ * head buffer with its first decrypted byte), each closed HDR_DEADLINE_MS (10 s) after
+ * accept unless its whole request head arrived, TLS handshake included; when the front
+ * is full the oldest connection makes room. Only a request whose head carries the
+ * cluster token gets one of the AUTH_MAX (64) threads, kept for verified clients: it
+ * reads the body (one deadline, BODY_DEADLINE_MS) and runs the handler (api.c). So a
+ * worker's heartbeat and the CLI's calls get through while an attacker, even one on
+ * their own address, holds a thousand connections: what it holds costs it a slot in
+ * the front for 10 s at most, never a thread. Errors before the token (401, 400, 431)
+ * are answered from the loop without waiting, then the socket is drained and closed.
+ *
  * Exit codes: 0 idle exit; 64 usage; 69 unable to listen, or PROG failed; 70 internal
  * error; 78 configuration missing; 128+N after signal N (jobs and PROG stopped first).
  */
@@ -19,6 +33,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,7 +46,10 @@ static const char EXITS[] = "exit: 0 idle; 64 usage; 69 cannot listen, or PROG f
 #define MASTER_GRACE_MS 10000
 #define LINGER_MS 15000 /* idle exit: time to tell heartbeating workers to stop */
 #define THREAD_STACK (256 << 10)
-#define MAX_CONNS 64
+#define PRE_MAX 1024  /* connections whose token is not verified yet */
+#define AUTH_MAX 64   /* verified requests served at once, a thread each */
+#define DRAIN_MS 2000 /* after a reply from the front: reading what comes */
+#define DRAIN_MAX ((size_t)4 << 20)
 
 struct jobd_config jobd_cfg;
 static volatile sig_atomic_t got_signal;
@@ -105,13 +123,13 @@ static int listen_on(const char *addr, int port)
 		warnx_("fatal: unable to listen: bad address %s", addr);
 		return -1;
 	}
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
 	if (fd < 0) {
 		warn_("fatal: unable to create a socket");
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 64) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 1024) < 0) {
 		warn_("fatal: unable to listen on %s:%d", addr, port);
 		close(fd);
 		return -1;
@@ -189,27 +207,237 @@ static int load_workdir(const char *workdir)
 
 /* ---- the loop and the one way out -------------------------------------------------- */
 
-/* Takes one connection to a thread of its own (or closes it when there are too many). */
-static void accept_one(int lfd, pthread_attr_t *attr)
+/* ---- the front: every connection until its token is verified ------------------------ */
+
+enum pstate { P_NEW, P_TLS, P_DRAIN };
+struct pconn {
+	int fd;
+	enum pstate st;
+	short events;       /* what it waits for */
+	long long born;     /* accept (P_DRAIN: when to give up on it) */
+	size_t drained;     /* P_DRAIN: bytes thrown away */
+	struct tls_conn *c; /* from its first byte */
+	struct req *r;      /* from its first decrypted byte */
+};
+static struct pconn *pre; /* PRE_MAX of them; npre in use */
+static struct pollfd *pfd;
+static int npre, pre_max = PRE_MAX;
+
+/* Frees what pc holds and closes its socket; the slot is reused by pre_compact. */
+static void pre_close(struct pconn *pc)
 {
-	int cfd = accept(lfd, NULL, NULL);
-	if (cfd < 0)
-		return;
-	fcntl(cfd, F_SETFD, FD_CLOEXEC);
+	if (pc->r) {
+		explicit_bzero(pc->r->head, sizeof pc->r->head);
+		free(pc->r);
+	}
+	if (pc->c)
+		close(tls_release(pc->c));
+	else if (pc->fd >= 0)
+		close(pc->fd);
+	*pc = (struct pconn){.fd = -1};
+}
+
+/* After a reply from the loop (401, 400, 431, 503): close_notify, our half of the TCP
+ * connection closed, and what the client still sends thrown away for a while, so that
+ * its kernel does not answer our reply with a reset (the lingering close of tls_close,
+ * without the waits). */
+static void pre_drain(struct pconn *pc)
+{
+	if (verbose && pc->r && pc->r->status)
+		warnx_("%s %s -> %d", pc->r->method, pc->r->path, pc->r->status);
+	explicit_bzero(pc->r->head, sizeof pc->r->head);
+	free(pc->r);
+	pc->r = NULL;
+	pc->fd = tls_release(pc->c);
+	pc->c = NULL;
+	shutdown(pc->fd, SHUT_WR);
+	pc->st = P_DRAIN;
+	pc->events = POLLIN;
+	pc->born = now_ms() + DRAIN_MS - HDR_DEADLINE_MS; /* expires DRAIN_MS from now */
+}
+
+/* A verified request to a thread of its own (one of AUTH_MAX), else 503. */
+static void pre_handoff(struct pconn *pc, pthread_attr_t *attr)
+{
 	pthread_t t;
 	jobd_lock();
-	int ok = jobd.conns < MAX_CONNS;
-	if (ok)
-		jobd.conns++;
+	int ok = jobd.conns < AUTH_MAX;
+	jobd.conns += ok;
 	jobd_unlock();
-	if (ok && pthread_create(&t, attr, api_serve, (void *)(intptr_t)cfd) == 0)
+	tls_set_timeout(pc->c, IO_TIMEOUT_MS);
+	if (ok && pthread_create(&t, attr, api_serve, pc->r) == 0) {
+		*pc = (struct pconn){.fd = -1}; /* the thread owns it all now */
 		return;
+	}
 	if (ok) {
 		jobd_lock();
 		jobd.conns--;
 		jobd_unlock();
 	}
-	close(cfd);
+	tls_set_timeout(pc->c, 0);
+	httpd_reply_err(pc->r, 503, "Busy", "%d requests are being served: try again", AUTH_MAX);
+	pre_drain(pc);
+}
+
+/* Reads what decrypted bytes there are into the head; at its end, the token. */
+static void pre_head(struct pconn *pc, pthread_attr_t *attr)
+{
+	struct req *r = pc->r;
+	if (!r) {
+		if (!(r = pc->r = calloc(1, sizeof *r))) {
+			pre_close(pc);
+			return;
+		}
+		r->c = pc->c;
+		r->fd = pc->fd;
+	}
+	size_t old = r->hlen;
+	ssize_t n = tls_read(pc->c, r->head + r->hlen, HDR_MAX - r->hlen); /* does not wait */
+	if (n <= 0) {
+		pre_close(pc);
+		return;
+	}
+	r->hlen += (size_t)n;
+	int rc = httpd_head_step(r, old);
+	if (rc == 0)
+		return;
+	if (rc == 1 && api_authorized(r->auth)) {
+		pre_handoff(pc, attr);
+		return;
+	}
+	if (rc == 1)
+		httpd_reply_err(r, 401, "Unauthorized", "a valid bearer token is required");
+	pre_drain(pc);
+}
+
+/* Moves one connection on as far as its bytes allow, never waiting. */
+static void pre_step(struct pconn *pc, pthread_attr_t *attr)
+{
+	short ev = POLLIN;
+	if (pc->st == P_DRAIN) {
+		char junk[4096];
+		ssize_t n;
+		while ((n = recv(pc->fd, junk, sizeof junk, MSG_DONTWAIT)) > 0)
+			if ((pc->drained += (size_t)n) > DRAIN_MAX)
+				break;
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			pre_close(pc);
+		return;
+	}
+	if (pc->st == P_NEW) { /* the TLS engine only for a connection that speaks */
+		if (!(pc->c = tls_accept(jobd_cfg.tls, pc->fd, 0))) {
+			pre_close(pc);
+			return;
+		}
+		pc->st = P_TLS;
+	}
+	while (pc->fd >= 0 && pc->st == P_TLS) {
+		int rc = tls_pump(pc->c, &ev);
+		if (rc < 0)
+			pre_close(pc);
+		else if (rc == 0) {
+			pc->events = ev;
+			return;
+		} else
+			pre_head(pc, attr);
+	}
+}
+
+/* Takes new connections: when the front is full, the oldest one makes room (a client
+ * that is not stalling needs milliseconds, not the time it takes to be the oldest). */
+static void pre_accept(int lfd)
+{
+	for (int k = 0; k < 64; k++) {
+		int fd = accept(lfd, NULL, NULL); /* accept4 is not POSIX */
+		if (fd >= 0)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && npre > 0)
+			fd = -2; /* out of descriptors: evict, then try again */
+		else if (fd < 0)
+			return;
+		if (npre == pre_max || fd == -2) {
+			int old = 0;
+			for (int i = 1; i < npre; i++)
+				if (pre[i].born < pre[old].born)
+					old = i;
+			pre_close(&pre[old]);
+			pre[old] = pre[--npre];
+			if (fd == -2)
+				continue;
+		}
+		pre[npre++] =
+			(struct pconn){.fd = fd, .st = P_NEW, .events = POLLIN, .born = now_ms()};
+	}
+}
+
+/* Drops the closed and handed-off slots. */
+static void pre_compact(void)
+{
+	int k = 0;
+	for (int i = 0; i < npre; i++)
+		if (pre[i].fd >= 0)
+			pre[k++] = pre[i];
+	npre = k;
+}
+
+/* One round of the front: waits up to ms for any socket, moves every ready connection
+ * on, closes those past their deadline, accepts new ones. */
+static void front(int lfd, pthread_attr_t *attr, int ms)
+{
+	pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+	long long now = now_ms(), first = now + ms;
+	for (int i = 0; i < npre; i++) {
+		pfd[i + 1] = (struct pollfd){.fd = pre[i].fd, .events = pre[i].events};
+		if (pre[i].born + HDR_DEADLINE_MS < first)
+			first = pre[i].born + HDR_DEADLINE_MS;
+	}
+	int n = npre, wait = first > now ? (int)(first - now) : 0;
+	if (poll(pfd, (nfds_t)n + 1, wait) < 0)
+		return;
+	for (int i = 0; i < n; i++)
+		if (pfd[i + 1].revents)
+			pre_step(&pre[i], attr);
+	now = now_ms();
+	for (int i = 0; i < n; i++) /* a deadline missed: closed, without a word */
+		if (pre[i].fd >= 0 && now >= pre[i].born + HDR_DEADLINE_MS)
+			pre_close(&pre[i]);
+	pre_compact();
+	if (pfd[0].revents)
+		pre_accept(lfd);
+}
+
+/* The front's tables, and descriptors enough for them (the soft limit raised). */
+static int front_init(void)
+{
+	struct rlimit rl;
+	rlim_t want = PRE_MAX + AUTH_MAX * 4 + 256;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+		rl.rlim_cur =
+			rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+			pre_max = rl.rlim_cur > AUTH_MAX * 4 + 256 + 16
+					  ? (int)(rl.rlim_cur - AUTH_MAX * 4 - 256)
+					  : 16;
+	}
+	pre = calloc(PRE_MAX, sizeof *pre);
+	pfd = calloc(PRE_MAX + 1, sizeof *pfd);
+	if (!pre || !pfd) {
+		warnx_("fatal: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void front_free(void)
+{
+	for (int i = 0; pre && i < npre; i++)
+		pre_close(&pre[i]);
+	npre = 0;
+	free(pre);
+	free(pfd);
+	pre = NULL;
+	pfd = NULL;
 }
 
 /* Serves until a signal, the master's death or the idle timeout (after a linger that
@@ -220,9 +448,7 @@ static int serve_loop(int lfd, pthread_attr_t *attr)
 	long long linger_end = 0;
 	int ex = 0;
 	while (phase != DONE) {
-		struct pollfd p = {.fd = lfd, .events = POLLIN};
-		if (poll(&p, 1, 250) > 0)
-			accept_one(lfd, attr);
+		front(lfd, attr, 250);
 		int sig = got_signal, status;
 		jobd_lock();
 		pid_t master = jobd.master;
@@ -286,6 +512,7 @@ static void shut_down(pthread_t *runner, int lfd)
 	}
 	if (lfd >= 0)
 		close(lfd);
+	front_free();
 	jobd_lock();
 	long long end = now_ms() + 5000;
 	while (jobd.conns > 0 && now_ms() < end) {
@@ -355,7 +582,7 @@ int main(int argc, char **argv)
 	if (!(jobd_cfg.env = agent_env(extra)) || http_init() < 0)
 		goto out;
 	ex = EXIT_UNAVAIL;
-	if ((lfd = listen_on(jobd_cfg.addr, jobd_cfg.port)) < 0)
+	if (front_init() < 0 || (lfd = listen_on(jobd_cfg.addr, jobd_cfg.port)) < 0)
 		goto out;
 
 	/* signals reach the main thread only: the others start with them blocked */
