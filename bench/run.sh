@@ -71,3 +71,8 @@ echo
 if [ -x helpers/legion-jobd ] && [ -f bench/spark.sh ]; then
 	bash bench/spark.sh
 fi
+
+# 6. the job API under 1,000 slow connections (issue 9)
+if [ -x helpers/legion-jobd ] && command -v python3 >/dev/null; then
+	bash bench/abuse.sh "${ABUSE_CONNS:-1000}" "${ABUSE_SECS:-120}"
+fi
