@@ -441,7 +441,7 @@ static void defaults(struct opts *o)
 	o->parallel = 16;
 	o->output = "json";
 	const char *img = getenv("LEGION_IMAGE");
-	o->image = img && *img ? img : "legion/spark:" LEGION_VERSION;
+	o->image = img && *img ? img : NULL; /* no default outside the user's own registry */
 }
 
 /* Checks the application and its files before anything is created. */
@@ -657,6 +657,14 @@ int main(int argc, char **argv)
 	if (o.cmd->bit == C_SUBMIT && (ex = check_inputs(&o)) != 0) {
 		free(o.conf);
 		return ex;
+	}
+	if ((o.cmd->bit & (C_SUBMIT | C_DEPLOY)) && strcmp(o.backend, "local") && !o.image) {
+		warnx_("no image for the %s backend: build and push yours ('make image', 'az acr "
+		       "login -n REGISTRY', 'podman push'), then give --image or set "
+		       "LEGION_IMAGE=REGISTRY.azurecr.io/legion/spark:" LEGION_VERSION,
+		       o.backend);
+		free(o.conf);
+		return EXIT_CONFIG;
 	}
 	struct sigaction sa = {0};
 	sa.sa_handler = on_signal;

@@ -94,7 +94,7 @@ static int master_group(const struct opts *o, const struct cluster *m, struct gr
 	snprintf(name, sizeof name, "%s-master", m->id);
 	snprintf(idle, sizeof idle, "%lld", o->idle_timeout);
 	g->name = strdup(name);
-	g->image = strdup(o->image);
+	g->image = strdup(o->image ? o->image : "local"); /* local runs no image */
 	g->dns_label = strdup(m->id);
 	g->argv = argv_dup(argv);
 	g->cpu = (double)o->driver_cores;
@@ -119,7 +119,7 @@ static int worker_group(const struct opts *o, const struct cluster *m, const cha
 	snprintf(cores, sizeof cores, "%lld", o->executor_cores);
 	snprintf(mem, sizeof mem, "%lld", o->executor_mem_mb);
 	g->name = strdup(name);
-	g->image = strdup(o->image);
+	g->image = strdup(o->image ? o->image : "local"); /* local runs no image */
 	g->argv = argv_dup(argv);
 	g->cpu = (double)o->executor_cores;
 	g->memory_mb = worker_group_mb(o->executor_mem_mb);

@@ -23,6 +23,7 @@ teardown_file() {
 setup() {
 	[ -n "${FAKE_AZURE_PID:-}" ] || skip "helpers or the Spark venv missing (make; make spark)"
 	cd "$BATS_TEST_TMPDIR"
+	export LEGION_IMAGE=registry.test/legion/spark:test # the emulator runs the helpers from PATH
 }
 
 @test "pi.py runs on ACI container groups end to end and nothing is left" {

@@ -26,7 +26,7 @@ teardown_file() {
 setup() {
 	fake_azure_reset >/dev/null
 	rm -f "$ACI_STUB_DIR"/*-mode "$ACI_STUB_DIR/jobs.jsonl"
-	export LEGION_BACKEND=aci
+	export LEGION_BACKEND=aci LEGION_IMAGE=registry.test/legion/spark:test
 	export AZURE_STORAGE_ACCOUNT_NAME=legiontest AZURE_STORAGE_ACCOUNT_KEY=$STORAGE_KEY
 	APP=$BATS_TEST_TMPDIR/app.py
 	echo 'print("hello")' >"$APP"
@@ -506,4 +506,18 @@ make_group() {
 	[ "$BG_RC" -eq 69 ]
 	grep -q "the master of $cluster stopped before 2 workers registered" "$BATS_TEST_TMPDIR/run.err"
 	no_groups_left
+}
+
+@test "no image for aci: exit 78 with the commands that fix it, before any request" {
+	unset LEGION_IMAGE
+	run --separate-stderr legion submit "$APP"
+	[ "$status" -eq 78 ]
+	[[ $stderr == *"no image for the aci backend"*"LEGION_IMAGE=REGISTRY.azurecr.io/legion/spark:"* ]]
+	[ "$(wc -l <<<"$stderr")" -eq 1 ]
+	run --separate-stderr legion deploy-master
+	[ "$status" -eq 78 ]
+	[ "$(fa_log_jq . | wc -l)" -eq 0 ]
+	run --separate-stderr legion deploy-master --image registry.test/legion/spark:test
+	[ "$status" -eq 0 ]
+	[ "$(group_puts | jq -r '.properties.containers[0].properties.image')" = registry.test/legion/spark:test ]
 }
