@@ -47,6 +47,7 @@ enum {
 	O_ALL,
 	O_OLDER_THAN,
 	O_TAIL,
+	O_CONFIG,
 	O_HELP = 'h',
 	O_VERBOSE = 'v',
 	O_OUTPUT = 'o',
@@ -152,6 +153,10 @@ static const struct opt {
 	 C_GC,
 	 "AGE",
 	 "only groups created longer ago (e.g. 1h; default 0)"},
+	{{"config", required_argument, 0, O_CONFIG},
+	 C_ALL,
+	 "FILE",
+	 "defaults from FILE (default ~/.config/legion/config)"},
 	{{"verbose", no_argument, 0, O_VERBOSE}, C_ALL, NULL, "HTTP requests on stderr"},
 	{{"help", no_argument, 0, O_HELP}, C_ALL, NULL, "this help"},
 };
@@ -217,6 +222,9 @@ static void usage(FILE *f)
 		   "configuration missing,\n130/143 interrupted.\n");
 }
 
+/* While the config file is read: "FILE:LINE", for bad()'s messages (exit 78). */
+static char config_where[1100];
+
 /* One line naming the bad thing, then where to look. */
 static int bad(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int bad(const struct opts *o, const char *fmt, ...)
@@ -226,6 +234,10 @@ static int bad(const struct opts *o, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (config_where[0]) {
+		fprintf(stderr, "%s: %s: %s\n", progname, config_where, msg);
+		return EXIT_CONFIG;
+	}
 	if (o->cmd)
 		fprintf(stderr, "%s: %s: %s\nTry 'legion %s --help'.\n", progname, o->cmd->name,
 			msg, o->cmd->name);
@@ -236,6 +248,215 @@ static int bad(const struct opts *o, const char *fmt, ...)
 
 #define MAX_CORES 4              /* ACI: 4 vCPU per group */
 #define MAX_GROUP_MB (16 * 1024) /* ACI: 16 GB per group */
+/* One option's value into o (argv, argc: for --keep-alive's separate value; NULL from
+ * the config file). 0, -1 after --help, else the exit code after a message. */
+static int set_opt(struct opts *o, int c, const char *name, const char *a, int argc, char **argv)
+{
+	long long v;
+	switch (c) {
+	case O_HELP: usage_command(stdout, o->cmd); return -1;
+	case O_VERBOSE: verbose = 1; break;
+	case O_BACKEND:
+		o->backend = a;
+		o->backend_from_env = 0;
+		break;
+	case O_NUM_EXECUTORS:
+		if (parse_int(a, 1, 256, &o->num_executors) < 0)
+			return bad(o, "--num-executors: '%s' is not a whole number from 1 to 256",
+				   a);
+		break;
+	case O_EXECUTOR_CORES:
+	case O_DRIVER_CORES:
+		if (parse_int(a, 1, MAX_CORES, &v) < 0)
+			return bad(o, "--%s: '%s' is not a whole number from 1 to %d", name, a,
+				   MAX_CORES);
+		*(c == O_EXECUTOR_CORES ? &o->executor_cores : &o->driver_cores) = v;
+		break;
+	case O_EXECUTOR_MEMORY:
+	case O_DRIVER_MEMORY: {
+		long long max = MAX_GROUP_MB - 2048;
+		if (parse_size_mib(a, max, &v) < 0)
+			return bad(o,
+				   "--%s: '%s' is not a size from 1m to %lldg (like 512m, "
+				   "8g, 1.5g)",
+				   name, a, max / 1024);
+		*(c == O_EXECUTOR_MEMORY ? &o->executor_mem_mb : &o->driver_mem_mb) = v;
+		break;
+	}
+	case O_LOCATION: o->location = a; break;
+	case O_RESOURCE_GROUP: o->resource_group = a; break;
+	case O_SUBSCRIPTION: o->subscription = a; break;
+	case O_MASTER: o->master = a; break;
+	case O_KEEP_ALIVE:
+		if (!a && argv && optind < argc &&
+		    (!strcmp(argv[optind], "true") || !strcmp(argv[optind], "false")))
+			a = argv[optind++]; /* the seed's `--keep-alive true` */
+		if (!a || !strcmp(a, "true"))
+			o->keep_alive = 1;
+		else if (!strcmp(a, "false"))
+			o->keep_alive = 0;
+		else
+			return bad(o, "--keep-alive: '%s' is not true or false", a);
+		break;
+	case O_CONF: {
+		const char *eq = strchr(a, '=');
+		if (!eq || eq == a)
+			return bad(o, "--conf: '%s' is not KEY=VALUE", a);
+		const char **n = realloc(o->conf, (size_t)(o->nconf + 1) * sizeof *n);
+		if (!n)
+			return bad(o, "out of memory");
+		o->conf = n;
+		o->conf[o->nconf++] = a;
+		break;
+	}
+	case O_PY_FILES: o->py_files = a; break;
+	case O_JARS: o->jars = a; break;
+	case O_CLASS: o->klass = a; break;
+	case O_NAME: o->name = a; break;
+	case O_IMAGE: o->image = a; break;
+	case O_IDLE_TIMEOUT:
+		if (parse_duration(a, 7 * 86400, &o->idle_timeout) < 0 || o->idle_timeout < 1)
+			return bad(o, "--idle-timeout: '%s' is not a duration from 1s to 7d", a);
+		break;
+	case O_DETACH: o->detach = 1; break;
+	case O_FILE: o->app = a; break;
+	case O_PARALLEL:
+		if (parse_int(a, 1, 64, &o->parallel) < 0)
+			return bad(o, "--parallel: '%s' is not a whole number from 1 to 64", a);
+		break;
+	case O_OUTPUT:
+		if (strcmp(a, "json") && strcmp(a, "table"))
+			return bad(o, "--output: '%s' is not json or table", a);
+		o->output = a;
+		break;
+	case O_ALL: o->all = 1; break;
+	case O_JOB: o->job = a; break;
+	case O_CONTAINER: o->container = a; break;
+	case O_TAIL:
+		if (parse_int(a, 1, 1000000, &o->tail) < 0)
+			return bad(o, "--tail: '%s' is not a whole number from 1 to 1000000", a);
+		break;
+	case O_FOLLOW: o->follow = 1; break;
+	case O_OLDER_THAN:
+		if (parse_duration(a, 365 * 86400LL, &o->older_than) < 0)
+			return bad(o,
+				   "--older-than: '%s' is not a duration (like 90s, 30m, "
+				   "1h, 2d)",
+				   a);
+		break;
+	}
+	return 0;
+}
+
+/* The settings a config file may hold: spark-defaults' "key value" lines, keys named
+ * like the options they stand for, plus spark.* keys (as --conf). */
+static const char *const config_keys[] = {
+	"backend",      "location",      "resource-group", "subscription",
+	"image",        "num-executors", "executor-cores", "executor-memory",
+	"driver-cores", "driver-memory", "idle-timeout",   "parallel",
+};
+
+/* Which config file: --config FILE (or --config=FILE) anywhere on the line, else
+ * $XDG_CONFIG_HOME/legion/config, else ~/.config/legion/config. 1 when explicit. */
+static int config_path(int argc, char **argv, char *out, size_t n)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			snprintf(out, n, "%s", argv[i + 1]);
+			return 1;
+		}
+		if (!strncmp(argv[i], "--config=", 9)) {
+			snprintf(out, n, "%s", argv[i] + 9);
+			return 1;
+		}
+	}
+	const char *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
+	if (x && *x)
+		snprintf(out, n, "%s/legion/config", x);
+	else if (h && *h)
+		snprintf(out, n, "%s/.config/legion/config", h);
+	else
+		out[0] = '\0';
+	return 0;
+}
+
+/* One "key value" line (trimmed, NUL-terminated inside the file's buffer, which
+ * outlives o: values point into it). */
+static int config_line(struct opts *o, char *line)
+{
+	char *val = line + strcspn(line, " \t");
+	if (!*val)
+		return bad(o, "'%s' has no value (lines are 'key value')", line);
+	char *end = val;
+	val += strspn(val, " \t");
+	if (!strncmp(line, "spark.", 6)) { /* as --conf KEY=VALUE: the value moves up */
+		*end = '=';
+		memmove(end + 1, val, strlen(val) + 1);
+		return set_opt(o, O_CONF, "conf", line, 0, NULL);
+	}
+	*end = '\0';
+	size_t k = 0;
+	while (k < sizeof config_keys / sizeof config_keys[0] && strcmp(config_keys[k], line))
+		k++;
+	if (k == sizeof config_keys / sizeof config_keys[0])
+		return bad(o, "'%s' is not a setting (%s, ..., or spark.*)", line, config_keys[0]);
+	/* the environment comes before the file */
+	if ((!strcmp(line, "backend") && o->backend_from_env) ||
+	    (!strcmp(line, "image") && getenv("LEGION_IMAGE") && *getenv("LEGION_IMAGE")) ||
+	    (!strcmp(line, "subscription") && getenv("AZURE_SUBSCRIPTION_ID") &&
+	     *getenv("AZURE_SUBSCRIPTION_ID")))
+		return 0;
+	for (size_t i = 0; i < NOPTS; i++)
+		if (!strcmp(opts_table[i].o.name, line)) {
+			if (!(opts_table[i].cmds & o->cmd->bit))
+				return 0; /* another command's setting */
+			int rc = set_opt(o, opts_table[i].o.val, line, val, 0, NULL);
+			if (!strcmp(line, "backend"))
+				o->backend_from_env = 0;
+			return rc;
+		}
+	return 0;
+}
+
+/* Reads the config file into *keep (owned by main: o's strings point into it). A
+ * missing default file is fine; a missing --config FILE, or a bad line, is exit 78. */
+static int read_config(int argc, char **argv, struct opts *o, struct buf *keep)
+{
+	char path[1024];
+	int explicit = config_path(argc, argv, path, sizeof path);
+	if (!path[0])
+		return 0;
+	if (read_file(path, 1 << 20, keep) < 0) {
+		if (errno == ENOENT && !explicit)
+			return 0;
+		warn_("--config: unable to read %s", path);
+		return EXIT_CONFIG;
+	}
+	if (keep->len != strlen(keep->p ? keep->p : "")) {
+		warnx_("%s: not a text file", path);
+		return EXIT_CONFIG;
+	}
+	int no = 0, rc = 0;
+	for (char *line = keep->p, *next; line && *line && !rc; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		no++;
+		line += strspn(line, " \t\r");
+		size_t n = strlen(line);
+		while (n > 0 && strchr(" \t\r", line[n - 1]))
+			line[--n] = '\0';
+		if (!n || line[0] == '#')
+			continue;
+		snprintf(config_where, sizeof config_where, "%s:%d", path, no);
+		rc = config_line(o, line);
+	}
+	config_where[0] = '\0';
+	return rc > 0 ? EXIT_CONFIG : 0;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	struct option longopts[NOPTS + 1];
@@ -268,107 +489,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				allowed = opts_table[i].cmds & o->cmd->bit;
 		if (!allowed)
 			return bad(o, "option '--%s' does not apply to %s", name, o->cmd->name);
-		long long v;
-		switch (c) {
-		case O_HELP: usage_command(stdout, o->cmd); return -1;
-		case O_VERBOSE: verbose = 1; break;
-		case O_BACKEND:
-			o->backend = a;
-			o->backend_from_env = 0;
-			break;
-		case O_NUM_EXECUTORS:
-			if (parse_int(a, 1, 256, &o->num_executors) < 0)
-				return bad(
-					o,
-					"--num-executors: '%s' is not a whole number from 1 to 256",
-					a);
-			break;
-		case O_EXECUTOR_CORES:
-		case O_DRIVER_CORES:
-			if (parse_int(a, 1, MAX_CORES, &v) < 0)
-				return bad(o, "--%s: '%s' is not a whole number from 1 to %d", name,
-					   a, MAX_CORES);
-			*(c == O_EXECUTOR_CORES ? &o->executor_cores : &o->driver_cores) = v;
-			break;
-		case O_EXECUTOR_MEMORY:
-		case O_DRIVER_MEMORY: {
-			long long max = MAX_GROUP_MB - 2048;
-			if (parse_size_mib(a, max, &v) < 0)
-				return bad(o,
-					   "--%s: '%s' is not a size from 1m to %lldg (like 512m, "
-					   "8g, 1.5g)",
-					   name, a, max / 1024);
-			*(c == O_EXECUTOR_MEMORY ? &o->executor_mem_mb : &o->driver_mem_mb) = v;
-			break;
-		}
-		case O_LOCATION: o->location = a; break;
-		case O_RESOURCE_GROUP: o->resource_group = a; break;
-		case O_SUBSCRIPTION: o->subscription = a; break;
-		case O_MASTER: o->master = a; break;
-		case O_KEEP_ALIVE:
-			if (!a && optind < argc &&
-			    (!strcmp(argv[optind], "true") || !strcmp(argv[optind], "false")))
-				a = argv[optind++]; /* the seed's `--keep-alive true` */
-			if (!a || !strcmp(a, "true"))
-				o->keep_alive = 1;
-			else if (!strcmp(a, "false"))
-				o->keep_alive = 0;
-			else
-				return bad(o, "--keep-alive: '%s' is not true or false", a);
-			break;
-		case O_CONF: {
-			const char *eq = strchr(a, '=');
-			if (!eq || eq == a)
-				return bad(o, "--conf: '%s' is not KEY=VALUE", a);
-			const char **n = realloc(o->conf, (size_t)(o->nconf + 1) * sizeof *n);
-			if (!n)
-				return bad(o, "out of memory");
-			o->conf = n;
-			o->conf[o->nconf++] = a;
-			break;
-		}
-		case O_PY_FILES: o->py_files = a; break;
-		case O_JARS: o->jars = a; break;
-		case O_CLASS: o->klass = a; break;
-		case O_NAME: o->name = a; break;
-		case O_IMAGE: o->image = a; break;
-		case O_IDLE_TIMEOUT:
-			if (parse_duration(a, 7 * 86400, &o->idle_timeout) < 0 ||
-			    o->idle_timeout < 1)
-				return bad(o,
-					   "--idle-timeout: '%s' is not a duration from 1s to 7d",
-					   a);
-			break;
-		case O_DETACH: o->detach = 1; break;
-		case O_FILE: o->app = a; break;
-		case O_PARALLEL:
-			if (parse_int(a, 1, 64, &o->parallel) < 0)
-				return bad(o, "--parallel: '%s' is not a whole number from 1 to 64",
-					   a);
-			break;
-		case O_OUTPUT:
-			if (strcmp(a, "json") && strcmp(a, "table"))
-				return bad(o, "--output: '%s' is not json or table", a);
-			o->output = a;
-			break;
-		case O_ALL: o->all = 1; break;
-		case O_JOB: o->job = a; break;
-		case O_CONTAINER: o->container = a; break;
-		case O_TAIL:
-			if (parse_int(a, 1, 1000000, &o->tail) < 0)
-				return bad(o,
-					   "--tail: '%s' is not a whole number from 1 to 1000000",
-					   a);
-			break;
-		case O_FOLLOW: o->follow = 1; break;
-		case O_OLDER_THAN:
-			if (parse_duration(a, 365 * 86400LL, &o->older_than) < 0)
-				return bad(o,
-					   "--older-than: '%s' is not a duration (like 90s, 30m, "
-					   "1h, 2d)",
-					   a);
-			break;
-		}
+		int rc = set_opt(o, c, name, a, argc, argv);
+		if (rc)
+			return rc;
 	}
 	int rest = argc - optind;
 	char **pos = argv + optind;
@@ -649,13 +772,18 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	defaults(&o);
-	ex = parse_opts(argc - 1, argv + 1, &o);
+	struct buf config = {0}; /* o's strings from the config file point into it */
+	ex = read_config(argc - 1, argv + 1, &o, &config);
+	if (!ex)
+		ex = parse_opts(argc - 1, argv + 1, &o);
 	if (ex) {
 		free(o.conf);
+		buf_free(&config);
 		return ex < 0 ? 0 : ex;
 	}
 	if (o.cmd->bit == C_SUBMIT && (ex = check_inputs(&o)) != 0) {
 		free(o.conf);
+		buf_free(&config);
 		return ex;
 	}
 	if ((o.cmd->bit & (C_SUBMIT | C_DEPLOY)) && strcmp(o.backend, "local") && !o.image) {
@@ -664,6 +792,7 @@ int main(int argc, char **argv)
 		       "LEGION_IMAGE=REGISTRY.azurecr.io/legion/spark:" LEGION_VERSION,
 		       o.backend);
 		free(o.conf);
+		buf_free(&config);
 		return EXIT_CONFIG;
 	}
 	struct sigaction sa = {0};
@@ -673,6 +802,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (http_init() < 0) {
 		free(o.conf);
+		buf_free(&config);
 		return EXIT_SOFTWARE;
 	}
 	switch (o.cmd->bit) {
@@ -686,6 +816,7 @@ int main(int argc, char **argv)
 	}
 	http_cleanup();
 	free(o.conf);
+	buf_free(&config);
 	if (got_signal) /* interrupted in any phase: 130 / 143, whatever failed on the way */
 		ex = 128 + got_signal;
 	return ex;

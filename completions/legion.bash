@@ -8,7 +8,7 @@ _legion_commands="submit deploy-master status logs delete gc auth version help"
 
 # The options of a command; those taking a value end in '='.
 _legion_options() {
-	local any="-v --verbose -h --help"
+	local any="--config= -v --verbose -h --help"
 	local azure="--backend= --resource-group= --subscription="
 	case $1 in
 	submit)

@@ -521,3 +521,16 @@ make_group() {
 	[ "$status" -eq 0 ]
 	[ "$(group_puts | jq -r '.properties.containers[0].properties.image')" = registry.test/legion/spark:test ]
 }
+
+@test "config file: sizes and spark.* keys reach the job and the groups; a flag still wins" {
+	mkdir -p "$XDG_CONFIG_HOME/legion"
+	printf 'executor-cores 2\nexecutor-memory 2g\nspark.legion.test yes\nimage registry.test/from/config:1\n' \
+		>"$XDG_CONFIG_HOME/legion/config"
+	unset LEGION_IMAGE
+	run --separate-stderr legion submit --num-executors 1 --executor-cores 3 "$APP"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '[.conf["spark.executor.cores"], .conf["spark.executor.memory"], .conf["spark.legion.test"]] | join(" ")' \
+		"$ACI_STUB_DIR/jobs.jsonl")" = "3 2048m yes" ]
+	[ "$(group_puts | jq -r 'select(.tags["legion-role"] == "worker") | .properties.containers[0].properties |
+		[.resources.requests.cpu, .image] | map(tostring) | join(" ")')" = "3 registry.test/from/config:1" ]
+}

@@ -336,3 +336,38 @@ parsed() {
 	kill -0 "$bystander"
 	kill "$bystander"
 }
+
+@test "config file: flags > environment > file > defaults; bad lines are exit 78 naming file and line" {
+	mkdir -p "$XDG_CONFIG_HOME/legion"
+	local f=$XDG_CONFIG_HOME/legion/config
+	printf '# defaults\n\nbackend nope\n' >"$f"
+	run --separate-stderr legion status # the file's backend is used ...
+	[ "$status" -eq 64 ]
+	[[ $stderr == *"'nope' is not a backend (local, aci)"* ]]
+	run --separate-stderr legion status --backend local # a flag beats the file
+	[ "$status" -eq 0 ]
+	LEGION_BACKEND=local run --separate-stderr legion status # so does the environment
+	[ "$status" -eq 0 ]
+	printf 'backend local\n' >"$BATS_TEST_TMPDIR/other"
+	run --separate-stderr legion status --config "$BATS_TEST_TMPDIR/other"
+	[ "$status" -eq 0 ]
+	# settings of other commands are skipped; spark.* keys are --conf
+	printf 'num-executors 3\nspark.sql.shuffle.partitions 8\n' >"$f"
+	run --separate-stderr legion status
+	[ "$status" -eq 0 ]
+	printf 'location westus\nexecutor-memory\n' >"$f"
+	run --separate-stderr legion status
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "legion: $f:2: 'executor-memory' has no value (lines are 'key value')" ]
+	printf 'colour blue\n' >"$f"
+	run --separate-stderr legion status
+	[ "$status" -eq 78 ]
+	[[ $stderr == "legion: $f:1: 'colour' is not a setting"* ]]
+	printf '\nparallel 99\n' >"$f"
+	run --separate-stderr legion delete legion-aaaaaaaa
+	[ "$status" -eq 78 ]
+	[[ $stderr == "legion: $f:2: --parallel: '99' is not a whole number from 1 to 64" ]]
+	run --separate-stderr legion status --config "$BATS_TEST_TMPDIR/missing"
+	[ "$status" -eq 78 ]
+	[[ $stderr == *"unable to read $BATS_TEST_TMPDIR/missing"* ]]
+}
