@@ -353,9 +353,9 @@ static int wait_provisioned(struct backend *be, struct group *gs, char **names, 
 		if (!pending)
 			break;
 		if (now_ms() > deadline) {
-			warnx_("%d container group%s still pending after %lld s (ACI could not "
-			       "place "
-			       "%s in %s): try again later or another --location",
+			warnx_("%d container group%s still pending after %lld s "
+			       "(ACI could not place %s in %s): try again later or another "
+			       "--location",
 			       pending, pending == 1 ? " was" : "s were", a->provision_ms / 1000,
 			       pending == 1 ? "it" : "them", a->location);
 			*ex = EXIT_UNAVAIL;

@@ -72,19 +72,16 @@ void arm_advise(const struct aci *a, const struct http_resp *r)
 	arm_code(r, code, sizeof code);
 	if (arm_is_quota(code))
 		warnx_("the subscription's container quota in %s is used up: use fewer or smaller "
-		       "executors, free some ('legion status --all', 'legion gc'), or ask Azure "
-		       "for "
-		       "more Microsoft.ContainerInstance quota",
+		       "executors, free some ('legion status --all', 'legion gc'), "
+		       "or ask Azure for more Microsoft.ContainerInstance quota",
 		       a->location);
 	else if (r->status == 409 && !strcmp(code, "ServiceUnavailable"))
 		warnx_("ACI has no room for a group this size in %s now: try another --location, "
-		       "or "
-		       "fewer cores or less memory per container",
+		       "or fewer cores or less memory per container",
 		       a->location);
 	else if (r->status == 0 || r->status == 429 || r->status >= 500)
-		warnx_("this looks temporary (throttled or unavailable after retries): try again "
-		       "in "
-		       "a few minutes");
+		warnx_("this looks temporary (throttled or unavailable after retries): "
+		       "try again in a few minutes");
 	else if (r->status == 401 || r->status == 403)
 		warnx_("check the identity's role (Contributor) on subscription %s or on resource "
 		       "group %s",

@@ -429,8 +429,8 @@ static int l_create(struct backend *be, struct group *gs, int n, int *ex)
 {
 	struct local *l = be->ctx;
 	if (!l->spark[0]) {
-		warnx_("Spark not found: run 'make spark' or set SPARK_HOME to a Spark or pyspark "
-		       "folder");
+		warnx_("Spark not found: run 'make spark', "
+		       "or set SPARK_HOME to a Spark or pyspark folder");
 		*ex = EXIT_CONFIG;
 		return -1;
 	}

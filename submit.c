@@ -437,9 +437,8 @@ static int run_start(struct run *r, int *ex)
 		int rc = cluster_load(o->master, &r->c);
 		if (rc != 0) {
 			if (rc > 0)
-				warnx_("no credentials for cluster %s here: it was not deployed "
-				       "from "
-				       "this machine (or was deleted)",
+				warnx_("no credentials for cluster %s here: it was not "
+				       "deployed from this machine (or was deleted)",
 				       o->master);
 			*ex = EXIT_CONFIG;
 			return -1;
