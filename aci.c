@@ -15,10 +15,7 @@
 
 static void group_url(const struct aci *a, const char *name, char *out, size_t n)
 {
-	snprintf(out, n,
-		 "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/"
-		 "containerGroups/%s?api-version=" ACI_API,
-		 a->arm, a->sub, a->rg, name);
+	arm_url(a, out, n, CG_PATH "/%s?api-version=" ACI_API, a->rg, name);
 }
 
 static void a_close(struct backend *be);
@@ -511,17 +508,14 @@ static int a_list(struct backend *be, const char *cluster, struct group **out, i
 	struct buf first = {0};
 	*out = NULL;
 	*n = 0;
+	char u[768];
 	if (a->all)
-		buf_addf(&first,
-			 "%s/subscriptions/%s/providers/Microsoft.ContainerInstance/containerGroups"
-			 "?api-version=" ACI_API,
-			 a->arm, a->sub);
+		arm_url(a, u, sizeof u,
+			"/providers/Microsoft.ContainerInstance/"
+			"containerGroups?api-version=" ACI_API);
 	else
-		buf_addf(&first,
-			 "%s/subscriptions/%s/resourceGroups/%s/providers/"
-			 "Microsoft.ContainerInstance/"
-			 "containerGroups?api-version=" ACI_API,
-			 a->arm, a->sub, a->rg);
+		arm_url(a, u, sizeof u, CG_PATH "?api-version=" ACI_API, a->rg);
+	buf_adds(&first, u);
 	url = buf_take(&first);
 	char **names = NULL, **ids = NULL;
 	int cap = 0, rc = 0;
@@ -633,11 +627,9 @@ static int a_logs(struct backend *be, const char *name, int tail, struct buf *ou
 	char url[768];
 	struct http_resp r;
 	struct json j = {0};
-	int n = snprintf(
-		url, sizeof url,
-		"%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/"
-		"containerGroups/%s/containers/" CONTAINER "/logs?api-version=" ACI_API,
-		a->arm, a->sub, a->rg, name);
+	int n = arm_url(a, url, sizeof url,
+			CG_PATH "/%s/containers/" CONTAINER "/logs?api-version=" ACI_API, a->rg,
+			name);
 	if (tail > 0)
 		snprintf(url + n, sizeof url - (size_t)n, "&tail=%d", tail);
 	if (arm(a, "GET", url, NULL, &r, ex) < 0)

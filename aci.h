@@ -12,6 +12,8 @@
 #define SUB_API "2020-01-01"
 #define DEFAULT_ARM "https://management.azure.com"
 
+/* ARM paths under a subscription: a resource group's container groups. */
+#define CG_PATH "/resourceGroups/%s/providers/Microsoft.ContainerInstance/containerGroups"
 /* The backend's state between open and close. */
 struct aci {
 	struct auth auth;
@@ -50,6 +52,10 @@ int arm_many(struct aci *a, struct http_req *q, struct http_resp *r, int n, int 
 /* One request; 0 when a response arrived (any status). */
 int arm(struct aci *a, const char *method, const char *url, const char *body, struct http_resp *r,
 	int *ex);
+/* a->arm + "/subscriptions/" + a->sub + rest (printf-style) into out; the length, as
+ * snprintf's. */
+int arm_url(const struct aci *a, char *out, size_t n, const char *rest, ...)
+	__attribute__((format(printf, 4, 5)));
 /* The only subscription the identity sees, into a->sub, when none was named. */
 int pick_subscription(struct aci *a, int *ex);
 /* 1 when s is 1..max of letters, digits and -_.() (resource group, region names). */

@@ -6,6 +6,7 @@
  */
 #include "aci.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,8 +99,20 @@ int arm_authorize(struct aci *a, int *ex)
 	const char *tok = auth_token(&a->auth, ex);
 	if (!tok)
 		return -1;
-	snprintf(a->authz, sizeof a->authz, "Authorization: Bearer %s", tok);
+	http_bearer(a->authz, sizeof a->authz, tok);
 	return 0;
+}
+
+int arm_url(const struct aci *a, char *out, size_t n, const char *rest, ...)
+{
+	int k = snprintf(out, n, "%s/subscriptions/%s", a->arm, a->sub);
+	if (k < 0 || (size_t)k >= n)
+		return k;
+	va_list ap;
+	va_start(ap, rest);
+	int m = vsnprintf(out + k, n - (size_t)k, rest, ap);
+	va_end(ap);
+	return m < 0 ? m : k + m;
 }
 
 /* ARM's {"error":{"code","message"}} into the message. */
@@ -249,8 +262,7 @@ int ensure_rg(struct aci *a, int *ex)
 {
 	char url[512];
 	struct http_resp r;
-	snprintf(url, sizeof url, "%s/subscriptions/%s/resourcegroups/%s?api-version=" RG_API,
-		 a->arm, a->sub, a->rg);
+	arm_url(a, url, sizeof url, "/resourcegroups/%s?api-version=" RG_API, a->rg);
 	long long deadline = now_ms() + 180000;
 	for (;;) {
 		if (arm(a, "GET", url, NULL, &r, ex) < 0)
@@ -285,7 +297,7 @@ int ensure_rg(struct aci *a, int *ex)
 			return -1;
 		}
 		if (sleep_ms(2000, &http_stop)) {
-			*ex = 130;
+			*ex = EXIT_SIGNALED(SIGINT); /* main reports the signal that came */
 			return -1;
 		}
 	}
@@ -325,8 +337,7 @@ void drop_rg_if_empty(struct aci *a)
 	struct http_resp r = {0};
 	struct json j = {0};
 	int ex, ours = 0, empty = 0;
-	snprintf(url, sizeof url, "%s/subscriptions/%s/resourcegroups/%s?api-version=" RG_API,
-		 a->arm, a->sub, a->rg);
+	arm_url(a, url, sizeof url, "/resourcegroups/%s?api-version=" RG_API, a->rg);
 	if (arm(a, "GET", url, NULL, &r, &ex) == 0 && r.status == 200 &&
 	    json_parse(&j, r.body.p, r.body.len, NULL) == 0)
 		ours = json_eq(&j, json_path(&j, 0, "tags.legion-managed"), "true");
@@ -334,10 +345,7 @@ void drop_rg_if_empty(struct aci *a)
 	http_resp_free(&r);
 	if (!ours)
 		return;
-	snprintf(lurl, sizeof lurl,
-		 "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerInstance/"
-		 "containerGroups?api-version=" ACI_API,
-		 a->arm, a->sub, a->rg);
+	arm_url(a, lurl, sizeof lurl, CG_PATH "?api-version=" ACI_API, a->rg);
 	if (arm(a, "GET", lurl, NULL, &r, &ex) == 0 && r.status == 200 &&
 	    json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
 		int v = json_get(&j, 0, "value");

@@ -152,7 +152,7 @@ int cluster_call(const struct cluster *m, const char *method, const char *path, 
 	char url[512], resolve[256], auth[160];
 	snprintf(url, sizeof url, "https://%s:%d%s", m->tls_name, JOB_API_PORT, path);
 	snprintf(resolve, sizeof resolve, "%s:%d:%s", m->tls_name, JOB_API_PORT, m->ip);
-	snprintf(auth, sizeof auth, "Authorization: Bearer %s", m->token);
+	http_bearer(auth, sizeof auth, m->token);
 	const char *hdrs[] = {auth, "Content-Type: application/json", NULL};
 	struct http_req q = {
 		.method = method,
@@ -228,7 +228,7 @@ int cluster_follow(const struct cluster *m, const char *id, char *state, size_t 
 	snprintf(url, sizeof url, "https://%s:%d/v1/jobs/%s/log?follow=1", m->tls_name,
 		 JOB_API_PORT, id);
 	snprintf(resolve, sizeof resolve, "%s:%d:%s", m->tls_name, JOB_API_PORT, m->ip);
-	snprintf(auth, sizeof auth, "Authorization: Bearer %s", m->token);
+	http_bearer(auth, sizeof auth, m->token);
 	const char *hdrs[] = {auth, NULL};
 	struct follow f = {.line = {.max = 16 << 20}, .exit_code = -1};
 	struct http_req q = {

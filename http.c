@@ -579,6 +579,12 @@ int http_do(const struct http_req *req, struct http_resp *resp)
 	return http_do_many(req, resp, 1, 1, NULL) ? -1 : 0;
 }
 
+int http_bearer(char *out, size_t n, const char *token)
+{
+	int k = snprintf(out, n, "Authorization: Bearer %s", token ? token : "");
+	return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
 void http_err_append(struct http_resp *r, const char *code, const char *msg)
 {
 	size_t k = strlen(r->err);

@@ -18,13 +18,15 @@
 #define LEGION_VERSION "0.1.0"
 
 /* Exit codes (sysexits.h); a job's own status once the job ran. */
-#define EXIT_USAGE 64    /* bad command line */
-#define EXIT_DATAERR 65  /* bad input data (an app file, a JSON document) */
-#define EXIT_UNAVAIL 69  /* backend unavailable (or not built) */
-#define EXIT_SOFTWARE 70 /* internal error */
-#define EXIT_TEMPFAIL 75 /* throttled or timed out after retries: try again */
-#define EXIT_NOPERM 77   /* credentials refused */
-#define EXIT_CONFIG 78   /* configuration missing */
+#define EXIT_USAGE 64     /* bad command line */
+#define EXIT_DATAERR 65   /* bad input data (an app file, a JSON document) */
+#define EXIT_UNAVAIL 69   /* backend unavailable (or not built) */
+#define EXIT_SOFTWARE 70  /* internal error */
+#define EXIT_TEMPFAIL 75  /* throttled or timed out after retries: try again */
+#define EXIT_NOPERM 77    /* credentials refused */
+#define EXIT_CONFIG 78    /* configuration missing */
+#define EXIT_NOEXEC 126   /* a program found but not runnable (as a shell says) */
+#define EXIT_NOTFOUND 127 /* a program not found */
 
 /* ---- util.c: messages, buffers, small parsers -------------------------------- */
 
@@ -226,6 +228,8 @@ struct http_throttle {
 int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, int parallel,
 		 struct http_throttle *carry);
 void http_resp_free(struct http_resp *resp);
+/* "Authorization: Bearer TOKEN" into out; -1 when it does not fit. */
+int http_bearer(char *out, size_t n, const char *token);
 /* Appends " code: msg" (either may be empty) to resp->err, truncating quietly. */
 void http_err_append(struct http_resp *resp, const char *code, const char *msg);
 /* Set to make every waiting request give up at its next chance (Ctrl-C). */

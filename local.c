@@ -263,12 +263,12 @@ static void supervise(const char *dir, char **argv, char **env, int ready)
 	int log = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	int null = open("/dev/null", O_RDONLY);
 	if (log < 0 || null < 0)
-		_exit(111);
+		_exit(EXIT_SOFTWARE);
 	dup2(null, 0);
 	dup2(log, 1);
 	dup2(log, 2);
 	if (write(ready, "", 1) != 1) /* the session exists: the parent may look at it */
-		_exit(111);
+		_exit(EXIT_SOFTWARE);
 	for (int fd = 3; fd < 1024; fd++)
 		if (fd != log)
 			close(fd);
@@ -291,7 +291,7 @@ static void supervise(const char *dir, char **argv, char **env, int ready)
 		pid = proc_spawn(argv, env, p, fds, orig);
 		argv[0] = orig;
 	}
-	int st = 0, code = pid < 0 ? 127 : 111;
+	int st = 0, code = pid < 0 ? EXIT_NOTFOUND : EXIT_SOFTWARE;
 	if (pid > 0) {
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;

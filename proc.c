@@ -33,16 +33,16 @@ static void child(char *const argv[], char *const env[], const char *cwd, const 
 	setpgid(0, 0);
 	for (int i = 0; fds && i < 3; i++)
 		if (fds[i] != i && dup2(fds[i], i) < 0)
-			_exit(126);
+			_exit(EXIT_NOEXEC);
 	for (int fd = 3; fd < maxfd; fd++)
 		close(fd); /* sockets accepted by other threads may lack FD_CLOEXEC yet */
 	if (cwd && chdir(cwd) < 0)
-		_exit(126);
+		_exit(EXIT_NOEXEC);
 	execve(argv[0], argv, env);
 	int e = errno;
 	ssize_t w = write(2, msg, msgn);
 	(void)w;
-	_exit(e == ENOENT ? 127 : 126);
+	_exit(e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC);
 }
 
 pid_t proc_spawn(char *const argv[], char *const env[], const char *cwd, const int fds[3],

@@ -336,7 +336,7 @@ long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop,
 	if (resolve4(a->master, addr, sizeof addr, verbose) < 0)
 		return 0;
 	snprintf(a->resolve, sizeof a->resolve, "%s:%d:%s", a->tls_name, a->port, addr);
-	if (snprintf(auth, sizeof auth, "Authorization: Bearer %s", a->token) >= (int)sizeof auth) {
+	if (http_bearer(auth, sizeof auth, a->token) < 0) {
 		warnx_("LEGION_TOKEN is too long");
 		return 0;
 	}
