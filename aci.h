@@ -39,8 +39,6 @@ int arm_is_quota(const char *code);
 int arm_exit(const struct http_resp *r);
 /* After a refusal: one line saying what the user can do about it. */
 void arm_advise(const struct aci *a, const struct http_resp *r);
-/* ARM's error shape into resp->err (an http_req explain). */
-void arm_explain(struct http_resp *r);
 /* Refreshes the Authorization header; -1 with *ex set when no token can be had. */
 int arm_authorize(struct aci *a, int *ex);
 /* An ARM request (hdrs: room for 3) with a's Authorization and JSON content type. */

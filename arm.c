@@ -115,24 +115,6 @@ int arm_url(const struct aci *a, char *out, size_t n, const char *rest, ...)
 	return m < 0 ? m : k + m;
 }
 
-/* ARM's {"error":{"code","message"}} into the message. */
-void arm_explain(struct http_resp *r)
-{
-	struct json j = {0};
-	char code[96] = "", msg[160] = "";
-	if (r->body.p && json_parse(&j, r->body.p, r->body.len, NULL) == 0) {
-		json_strcpy(&j, json_path(&j, 0, "error.code"), code, sizeof code);
-		char *d = json_str(&j, json_path(&j, 0, "error.message"));
-		if (d) {
-			d[strcspn(d, "\r\n")] = '\0';
-			snprintf(msg, sizeof msg, "%s", d);
-			free(d);
-		}
-	}
-	json_free(&j);
-	http_err_append(r, code, msg);
-}
-
 void arm_req(struct aci *a, struct http_req *q, const char **hdrs, const char *method,
 	     const char *url, const char *body, size_t n)
 {
@@ -146,7 +128,7 @@ void arm_req(struct aci *a, struct http_req *q, const char **hdrs, const char *m
 	q->body = body;
 	q->body_len = n;
 	q->redact = a->auth.token;
-	q->explain = arm_explain;
+	q->explain = http_explain_error;
 }
 
 /* Runs n ARM requests, at most a->parallel at once, each with http.c's retries. A 401

@@ -35,19 +35,7 @@ static char *dup_trim_slash(const char *s)
  * message; IMDS answers in the same shape. */
 static void entra_explain(struct http_resp *r)
 {
-	struct json j = {0};
-	char code[96] = "", msg[160] = "";
-	if (r->body.p && json_parse(&j, r->body.p, r->body.len, NULL) == 0) {
-		json_strcpy(&j, json_get(&j, 0, "error"), code, sizeof code);
-		char *d = json_str(&j, json_get(&j, 0, "error_description"));
-		if (d) {
-			d[strcspn(d, "\r\n")] = '\0';
-			snprintf(msg, sizeof msg, "%s", d);
-			free(d);
-		}
-	}
-	json_free(&j);
-	http_err_append(r, code, msg);
+	http_explain_json(r, "error", "error_description");
 }
 
 int auth_init(struct auth *a, int *ex)

@@ -95,6 +95,18 @@ void groups_free(struct group *g, int n)
 	free(g);
 }
 
+/* Copies of name and value into *a and *b, or -1 with neither kept. */
+static int dup_pair(char **a, char **b, const char *name, const char *value)
+{
+	*a = strdup(name);
+	*b = strdup(value);
+	if (*a && *b)
+		return 0;
+	free(*a);
+	free(*b);
+	return -1;
+}
+
 int group_setenv(struct group *g, const char *name, const char *value, int secure)
 {
 	struct env_var *e = realloc(g->env, (size_t)(g->nenv + 1) * sizeof *e);
@@ -102,14 +114,9 @@ int group_setenv(struct group *g, const char *name, const char *value, int secur
 		return -1;
 	g->env = e;
 	e = &g->env[g->nenv];
-	e->name = strdup(name);
-	e->value = strdup(value);
 	e->secure = secure;
-	if (!e->name || !e->value) {
-		free(e->name);
-		free(e->value);
+	if (dup_pair(&e->name, &e->value, name, value) < 0)
 		return -1;
-	}
 	g->nenv++;
 	return 0;
 }
@@ -121,13 +128,8 @@ int group_settag(struct group *g, const char *name, const char *value)
 		return -1;
 	g->tags = t;
 	t = &g->tags[g->ntags];
-	t->name = strdup(name);
-	t->value = strdup(value);
-	if (!t->name || !t->value) {
-		free(t->name);
-		free(t->value);
+	if (dup_pair(&t->name, &t->value, name, value) < 0)
 		return -1;
-	}
 	g->ntags++;
 	return 0;
 }

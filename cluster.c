@@ -128,24 +128,6 @@ void cluster_forget(const char *cluster)
 		unlink(path);
 }
 
-/* The job API's {"error":{"code","message"}} (DESIGN.md) into the message. */
-static void api_explain(struct http_resp *r)
-{
-	struct json j = {0};
-	char code[96] = "", msg[160] = "";
-	if (r->body.p && json_parse(&j, r->body.p, r->body.len, NULL) == 0) {
-		json_strcpy(&j, json_path(&j, 0, "error.code"), code, sizeof code);
-		char *d = json_str(&j, json_path(&j, 0, "error.message"));
-		if (d) {
-			d[strcspn(d, "\r\n")] = '\0';
-			snprintf(msg, sizeof msg, "%s", d);
-			free(d);
-		}
-	}
-	json_free(&j);
-	http_err_append(r, code, msg);
-}
-
 int cluster_call(const struct cluster *m, const char *method, const char *path, const char *body,
 		 size_t n, int tries, long timeout_ms, struct http_resp *r)
 {
@@ -165,7 +147,7 @@ int cluster_call(const struct cluster *m, const char *method, const char *path, 
 		.timeout_ms = timeout_ms,
 		.tries = tries,
 		.redact = m->token,
-		.explain = api_explain,
+		.explain = http_explain_error, /* DESIGN.md's error shape */
 	};
 	int rc = http_do(&q, r);
 	memset(auth, 0, sizeof auth);

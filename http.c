@@ -585,6 +585,28 @@ int http_bearer(char *out, size_t n, const char *token)
 	return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
+void http_explain_json(struct http_resp *r, const char *code_path, const char *msg_path)
+{
+	struct json j = {0};
+	char code[96] = "", msg[160] = "";
+	if (r->body.p && json_parse(&j, r->body.p, r->body.len, NULL) == 0) {
+		json_strcpy(&j, json_path(&j, 0, code_path), code, sizeof code);
+		char *d = json_str(&j, json_path(&j, 0, msg_path));
+		if (d) {
+			d[strcspn(d, "\r\n")] = '\0';
+			snprintf(msg, sizeof msg, "%s", d);
+			free(d);
+		}
+	}
+	json_free(&j);
+	http_err_append(r, code, msg);
+}
+
+void http_explain_error(struct http_resp *r)
+{
+	http_explain_json(r, "error.code", "error.message");
+}
+
 void http_err_append(struct http_resp *r, const char *code, const char *msg)
 {
 	size_t k = strlen(r->err);

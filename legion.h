@@ -230,6 +230,11 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 void http_resp_free(struct http_resp *resp);
 /* "Authorization: Bearer TOKEN" into out; -1 when it does not fit. */
 int http_bearer(char *out, size_t n, const char *token);
+/* For a request's explain: appends the code and the first line of the message found
+ * at these JSON paths of the body (when it is JSON) to resp->err. */
+void http_explain_json(struct http_resp *resp, const char *code_path, const char *msg_path);
+/* The same for the {"error":{"code","message"}} shape of ARM and the job API. */
+void http_explain_error(struct http_resp *resp);
 /* Appends " code: msg" (either may be empty) to resp->err, truncating quietly. */
 void http_err_append(struct http_resp *resp, const char *code, const char *msg);
 /* Set to make every waiting request give up at its next chance (Ctrl-C). */

@@ -286,24 +286,23 @@ parsed() {
 
 @test "a state folder others may write to, or another user's, is refused with exit 78" {
 	mkdir -p "$LEGION_HOME"
+	refused() {
+		run --separate-stderr legion status
+		[ "$status" -eq 78 ]
+		[[ $stderr == *"$1"* ]]
+	}
 	chmod 0777 "$LEGION_HOME"
-	run --separate-stderr legion status
-	[ "$status" -eq 78 ]
-	[[ $stderr == *"refusing state folder $LEGION_HOME: others may write to it"* ]]
+	refused "refusing state folder $LEGION_HOME: others may write to it"
 	chmod 0700 "$LEGION_HOME"
 	mkdir -p "$LEGION_HOME/groups"
 	chmod 0722 "$LEGION_HOME/groups"
-	run --separate-stderr legion status
-	[ "$status" -eq 78 ]
-	[[ $stderr == *"refusing state folder $LEGION_HOME/groups"* ]]
+	refused "refusing state folder $LEGION_HOME/groups"
 	chmod 0700 "$LEGION_HOME/groups"
 	run --separate-stderr legion status
 	[ "$status" -eq 0 ]
 	if [ "$(id -u)" = 0 ]; then
 		chown 65534 "$LEGION_HOME"
-		run --separate-stderr legion status
-		[ "$status" -eq 78 ]
-		[[ $stderr == *"owned by uid 65534, not by this user (0)"* ]]
+		refused "owned by uid 65534, not by this user (0)"
 	fi
 }
 
