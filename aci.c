@@ -371,6 +371,46 @@ out:
 	return rc;
 }
 
+/* Groups whose PUT may have reached ARM without an answer (Ctrl-C, a broken connection)
+ * may still appear after the rollback's DELETE: GET them until ARM has said 404 for
+ * ROLLBACK_GRACE_MS in a row, deleting again whatever shows up. -1 when some may be
+ * left. */
+#define ROLLBACK_GRACE_MS 15000
+static int confirm_gone(struct backend *be, char **names, int n)
+{
+	struct aci *a = be->ctx;
+	struct group *gs = calloc((size_t)n, sizeof *gs);
+	int *found = calloc((size_t)n, sizeof *found), rc = -1, ex;
+	char **back = calloc((size_t)n, sizeof *back);
+	if (!gs || !found || !back)
+		goto out;
+	fprintf(stderr,
+		"%s: making sure %d container group%s whose request had no answer %s not "
+		"created after all\n",
+		progname, n, n == 1 ? "" : "s", n == 1 ? "was" : "were");
+	for (long long quiet_since = now_ms(); now_ms() - quiet_since < ROLLBACK_GRACE_MS;) {
+		if (sleep_ms(1000, NULL) || get_many(a, gs, NULL, names, NULL, n, found, &ex) < 0)
+			goto out;
+		int m = 0;
+		for (int k = 0; k < n; k++)
+			if (found[k])
+				back[m++] = names[k];
+		if (m > 0) {
+			warnx_("%s was created after all: deleting it", back[0]);
+			if (a_remove(be, back, m, &ex) < 0)
+				goto out;
+			quiet_since = now_ms();
+		}
+	}
+	rc = 0;
+out:
+	if (gs)
+		groups_free(gs, n);
+	free(found);
+	free(back);
+	return rc;
+}
+
 static int a_create(struct backend *be, struct group *gs, int n, int *ex)
 {
 	struct aci *a = be->ctx;
@@ -437,7 +477,15 @@ out:
 			"%s: rolling back: deleting the %d container group%s this run "
 			"asked for\n",
 			progname, n, n == 1 ? "" : "s");
-		if (a_remove(be, names, n, &e2) < 0)
+		int left = a_remove(be, names, n, &e2) < 0, m = 0;
+		for (int i = 0; i < n; i++)
+			if (r[i].sent && r[i].status == 0)
+				idx[m++] = i;
+		for (int k = 0; k < m; k++)
+			names[k] = names[idx[k]];
+		if (!left && m > 0)
+			left = confirm_gone(be, names, m) < 0;
+		if (left)
 			warnx_("some of them may be left: 'legion gc' deletes them");
 		http_hold_end();
 	}

@@ -24,6 +24,9 @@ struct opts {
 };
 /* The signal (SIGINT, SIGTERM) that arrived, or 0; set by legion.c's handler. */
 extern volatile sig_atomic_t got_signal;
+/* What removes a run's leftovers ("legion delete CLUSTER\n"), for a clean-up given up
+ * on a repeated signal; empty: "legion gc". */
+extern char cleanup_hint[160];
 /* 128 + that signal (what a shell reports), or 0. */
 int interrupted(void);
 /* Opens o->backend (parsed and known: legion.c checks) with what it needs from o. */

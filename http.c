@@ -28,12 +28,15 @@ static volatile sig_atomic_t held, deferred;
 static sig_atomic_t stop_before_hold;
 static int holds;
 
-void http_interrupt(void)
+int http_interrupt(void)
 {
-	if (held)
-		deferred = 1;
-	else
+	if (!held) {
 		http_stop = 1;
+		return 0;
+	}
+	if (deferred < 100)
+		deferred++;
+	return deferred;
 }
 
 void http_hold_begin(void)
@@ -350,6 +353,7 @@ static int start(struct slot *s)
 		return -1;
 	}
 	s->state = SLOT_RUNNING;
+	s->resp->sent = 1;
 	if (s->tries++ == 0)
 		s->start_ms = now_ms(); /* the retry budget runs from the first try */
 	s->sent_ms = now_ms();

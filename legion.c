@@ -703,10 +703,31 @@ int interrupted(void)
 	return got_signal ? 128 + got_signal : 0;
 }
 
+char cleanup_hint[160];
+
+/* A signal during clean-up is noted, and the clean-up goes on; a second one during it
+ * gives up, saying what may be left. */
 static void on_signal(int sig)
 {
+	static const char again[] = "legion: still cleaning up: interrupt once more to give up "
+				    "(what is not deleted yet would be left)\n",
+			  gave_up[] = "legion: clean-up abandoned: what this run created may be "
+				      "left; it is removed by: ";
 	got_signal = sig;
-	http_interrupt();
+	int n = http_interrupt();
+	ssize_t w = 0;
+	if (n == 1)
+		w = write(2, again, sizeof again - 1);
+	else if (n >= 2) {
+		const char *hint = cleanup_hint[0] ? cleanup_hint : "legion gc\n";
+		size_t k = 0;
+		while (hint[k]) /* strlen is not on every system's async-signal-safe list */
+			k++;
+		w = write(2, gave_up, sizeof gave_up - 1);
+		w = write(2, hint, k);
+		_exit(128 + sig);
+	}
+	(void)w;
 }
 
 int open_backend(const struct opts *o, struct backend *be, int *ex)

@@ -201,6 +201,8 @@ struct http_req {
 
 struct http_resp {
 	long status;           /* 0 when no response arrived */
+	int sent;              /* a try was started: the server may have acted on the
+				* request even when status is 0 */
 	struct buf body;       /* the response body, NUL-terminated */
 	long long retry_after; /* seconds from Retry-After, or -1 */
 	char err[256];         /* why it failed: "METHOD url: HTTP 404" and what the
@@ -241,8 +243,9 @@ void http_err_append(struct http_resp *resp, const char *code, const char *msg);
 extern volatile sig_atomic_t http_stop;
 /* For signal handlers (async-signal-safe): sets http_stop, or, between
  * http_hold_begin and http_hold_end, only after the end: clean-up (deleting what a run
- * created) must reach the backend whatever signals arrive meanwhile. Holds nest. */
-void http_interrupt(void);
+ * created) must reach the backend whatever signals arrive meanwhile. Holds nest.
+ * Returns how many signals this hold has deferred (0 when none is on). */
+int http_interrupt(void);
 void http_hold_begin(void);
 void http_hold_end(void);
 

@@ -397,6 +397,7 @@ static int start_master(struct run *r, int *ex)
 		return -1;
 	}
 	r->new_cluster = 1;
+	snprintf(cleanup_hint, sizeof cleanup_hint, "legion delete %s\n", r->c.id);
 	if (master_group(r->o, &r->c, &g) < 0) {
 		warnx_("out of memory");
 		group_free(&g);
@@ -443,6 +444,10 @@ static int run_start(struct run *r, int *ex)
 			*ex = EXIT_CONFIG;
 			return -1;
 		}
+		snprintf(cleanup_hint, sizeof cleanup_hint,
+			 "legion delete %s (the whole cluster; its workers also stop "
+			 "themselves when idle)\n",
+			 r->c.id);
 	} else if (start_master(r, ex) < 0)
 		return -1;
 	if (!(r->body = job_body(o, &r->blen))) {

@@ -444,6 +444,56 @@ make_group() {
 	[ -z "$(ls "$LEGION_HOME/clusters" 2>/dev/null)" ]
 }
 
+@test "Ctrl-C while the workers' PUTs are in flight: groups ARM makes after the rollback are deleted too" {
+	fake_azure_faults '{"paths": "-w[0-9]+$", "methods": ["PUT"], "latency_ms": 3000}' >/dev/null
+	bg_legion "$BATS_TEST_TMPDIR/run" submit --num-executors 2 "$APP"
+	# both PUTs have reached the emulator, which holds them for 3 s, then makes the groups
+	puts_held() { [ "$(fake_azure_fault_stats | jq .matched)" -ge 2 ]; }
+	wait_for -t 30 puts_held
+	kill -INT "$BG_PID"
+	bg_wait
+	[ "$BG_RC" -eq 130 ]
+	grep -q "whose request had no answer" "$BATS_TEST_TMPDIR/run.err"
+	grep -q "was created after all: deleting it" "$BATS_TEST_TMPDIR/run.err"
+	no_groups_left
+	run wait_for -t 5 test -n "$(fa_groups)" # nothing turns up later either
+	[ "$status" -ne 0 ]
+}
+
+@test "a second Ctrl-C during the clean-up does not stop it; a third gives up naming what removes the rest" {
+	stub_mode worker silent
+	fake_azure_faults '{"methods": ["DELETE"], "latency_ms": 1500}' >/dev/null
+	bg_legion "$BATS_TEST_TMPDIR/run" submit --num-executors 2 "$APP"
+	wait_for -t 20 grep -q "0 of 2 workers registered" "$BATS_TEST_TMPDIR/run.err"
+	kill -INT "$BG_PID"
+	wait_for -t 10 grep -q "deleting 3 container groups" "$BATS_TEST_TMPDIR/run.err"
+	kill -INT "$BG_PID"
+	bg_wait
+	[ "$BG_RC" -eq 130 ]
+	grep -q "still cleaning up: interrupt once more to give up" "$BATS_TEST_TMPDIR/run.err"
+	no_groups_left
+	not grep -q "unable to delete" "$BATS_TEST_TMPDIR/run.err"
+
+	fake_azure_faults '{"methods": ["DELETE"], "latency_ms": 4000}' >/dev/null
+	bg_legion "$BATS_TEST_TMPDIR/run2" submit --num-executors 2 "$APP"
+	wait_for -t 20 grep -q "0 of 2 workers registered" "$BATS_TEST_TMPDIR/run2.err"
+	local id
+	id=$(grep -o 'starting cluster legion-[0-9a-f]*' "$BATS_TEST_TMPDIR/run2.err" | cut -d' ' -f3)
+	kill -INT "$BG_PID"
+	wait_for -t 10 grep -q "deleting 3 container groups" "$BATS_TEST_TMPDIR/run2.err"
+	kill -INT "$BG_PID"
+	wait_for -t 10 grep -q "still cleaning up" "$BATS_TEST_TMPDIR/run2.err"
+	kill -INT "$BG_PID"
+	bg_wait
+	[ "$BG_RC" -eq 130 ]
+	grep -q "clean-up abandoned: what this run created may be left; it is removed by: legion delete $id" \
+		"$BATS_TEST_TMPDIR/run2.err"
+	fake_azure_faults '{}' >/dev/null
+	run --separate-stderr legion delete "$id"
+	[ "$status" -eq 0 ]
+	no_groups_left
+}
+
 @test "SIGTERM while waiting for the master: its group is deleted, exit 143" {
 	stub_mode master silent
 	bg_legion "$BATS_TEST_TMPDIR/run" submit "$APP"
