@@ -15,7 +15,7 @@ struct opts {
 		*klass, *py_files, *jars, *output, *job, *container, *app, *cluster;
 	long long num_executors, executor_cores, executor_mem_mb, driver_cores, driver_mem_mb,
 		idle_timeout, parallel, tail, older_than;
-	int keep_alive, detach, follow, all;
+	int keep_alive, detach, follow, all, force, dry_run;
 	int backend_from_env; /* backend came from LEGION_BACKEND */
 	const char **conf;
 	int nconf;

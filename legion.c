@@ -38,6 +38,7 @@ enum {
 	O_IMAGE,
 	O_IDLE_TIMEOUT,
 	O_DETACH,
+	O_FORCE,
 	O_FILE,
 	O_SUBSCRIPTION,
 	O_PARALLEL,
@@ -46,6 +47,7 @@ enum {
 	O_FOLLOW,
 	O_ALL,
 	O_OLDER_THAN,
+	O_DRY_RUN,
 	O_TAIL,
 	O_CONFIG,
 	O_HELP = 'h',
@@ -135,6 +137,10 @@ static const struct opt {
 	 C_SUBMIT,
 	 NULL,
 	 "print {\"cluster\",\"job\"} and return once the job started"},
+	{{"force", no_argument, 0, O_FORCE},
+	 C_SUBMIT,
+	 NULL,
+	 "start a local cluster bigger than this machine"},
 	{{"file", required_argument, 0, O_FILE},
 	 C_SUBMIT,
 	 "APP",
@@ -153,6 +159,10 @@ static const struct opt {
 	 C_GC,
 	 "AGE",
 	 "only groups created longer ago (e.g. 1h; default 0)"},
+	{{"dry-run", no_argument, 0, O_DRY_RUN},
+	 C_GC,
+	 NULL,
+	 "print what would be deleted, delete nothing"},
 	{{"config", required_argument, 0, O_CONFIG},
 	 C_ALL,
 	 "FILE",
@@ -319,6 +329,8 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 			return bad(o, "--idle-timeout: '%s' is not a duration from 1s to 7d", a);
 		break;
 	case O_DETACH: o->detach = 1; break;
+	case O_FORCE: o->force = 1; break;
+	case O_DRY_RUN: o->dry_run = 1; break;
 	case O_FILE: o->app = a; break;
 	case O_PARALLEL:
 		if (parse_int(a, 1, 64, &o->parallel) < 0)
@@ -619,6 +631,67 @@ static int cmd_delete(const struct opts *o)
 }
 
 /* Terminated groups, and every group of a cluster whose master is gone or ended. */
+/* A master that outlived its own idle stop: its job API (credentials from this machine)
+ * says it has had no job for longer than its idle timeout plus a minute's grace. */
+#define GC_IDLE_GRACE_S 60
+static int idle_past_timeout(const char *cluster)
+{
+	struct cluster m;
+	struct http_resp r = {0};
+	long long idle = -1, timeout = -1;
+	if (cluster_load(cluster, &m) != 0)
+		return 0; /* not deployed from here: only its job API could tell */
+	if (cluster_call(&m, "GET", "/v1/status", NULL, 0, 1, 5000, &r) == 0 && r.status == 200) {
+		struct json j = {0};
+		if (json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
+			json_int(&j, json_get(&j, 0, "idleSeconds"), &idle);
+			json_int(&j, json_get(&j, 0, "idleTimeout"), &timeout);
+		}
+		json_free(&j);
+	}
+	http_resp_free(&r);
+	cluster_free(&m);
+	return timeout > 0 && idle > timeout + GC_IDLE_GRACE_S;
+}
+
+static int is_master(const struct group *g)
+{
+	const char *role = group_tag(g, "legion-role");
+	return role && !strcmp(role, "master");
+}
+
+/* Which groups gc takes: ended ones, those whose master is not alive, and every group
+ * of a cluster whose master is idle past its timeout. Names point into gs. */
+static int gc_pick(const struct opts *o, struct group *gs, int n, char **names)
+{
+	int k = 0;
+	long long now = (long long)time(NULL);
+	char *idle = calloc((size_t)n + 1, 1); /* idle[x]: gs[x] is an idle master */
+	for (int x = 0; idle && x < n; x++)
+		idle[x] = is_master(&gs[x]) && group_alive(gs[x].state) &&
+			  idle_past_timeout(group_tag(&gs[x], "legion-cluster"));
+	for (int i = 0; i < n; i++) {
+		const char *cl = group_tag(&gs[i], "legion-cluster"),
+			   *c = group_tag(&gs[i], "legion-created");
+		long long created = 0;
+		if (c)
+			parse_int(c, 0, INT64_MAX, &created);
+		if (now - created < o->older_than)
+			continue;
+		int master_alive = 0, master_idle = 0;
+		for (int x = 0; x < n; x++)
+			if (!strcmp(group_tag(&gs[x], "legion-cluster"), cl) && is_master(&gs[x]) &&
+			    group_alive(gs[x].state)) {
+				master_alive = 1; /* a starting master is alive too */
+				master_idle |= idle && idle[x];
+			}
+		if (!group_alive(gs[i].state) || !master_alive || master_idle)
+			names[k++] = gs[i].name;
+	}
+	free(idle);
+	return k;
+}
+
 static int cmd_gc(const struct opts *o)
 {
 	struct backend be;
@@ -629,36 +702,23 @@ static int cmd_gc(const struct opts *o)
 	if (be.ops->list(&be, NULL, &gs, &n, &ex) < 0)
 		goto out;
 	char **names = calloc((size_t)n + 1, sizeof *names);
-	int k = 0;
-	long long now = (long long)time(NULL);
-	for (int i = 0; names && i < n; i++) {
-		const char *cl = group_tag(&gs[i], "legion-cluster"),
-			   *c = group_tag(&gs[i], "legion-created");
-		long long created = 0;
-		if (c)
-			parse_int(c, 0, INT64_MAX, &created);
-		if (now - created < o->older_than)
-			continue;
-		int running = group_alive(gs[i].state);
-		int master_alive = 0;
-		for (int x = 0; x < n; x++)
-			if (!strcmp(group_tag(&gs[x], "legion-cluster"), cl) &&
-			    group_tag(&gs[x], "legion-role") &&
-			    !strcmp(group_tag(&gs[x], "legion-role"), "master") &&
-			    group_alive(gs[x].state))
-				master_alive = 1; /* a starting master is alive too */
-		if (!running || !master_alive)
-			names[k++] = gs[i].name;
-	}
+	int k = names ? gc_pick(o, gs, n, names) : 0;
 	struct jw w = {0};
 	jw_obj(&w, NULL);
-	jw_arr(&w, "deleted");
+	jw_arr(&w, o->dry_run ? "wouldDelete" : "deleted");
 	for (int i = 0; i < k; i++)
 		jw_str(&w, NULL, names[i]);
 	jw_end(&w);
 	jw_end(&w);
-	if (k > 0 && backend_delete(&be, names, k) < 0)
-		ex = ex ? ex : EXIT_TEMPFAIL;
+	if (!o->dry_run && k > 0) {
+		if (backend_delete(&be, names, k) < 0)
+			ex = ex ? ex : EXIT_TEMPFAIL;
+		else /* a cluster whose master went needs no credentials here */
+			for (int i = 0; i < n; i++)
+				for (int x = 0; x < k && is_master(&gs[i]); x++)
+					if (names[x] == gs[i].name)
+						cluster_forget(group_tag(&gs[i], "legion-cluster"));
+	}
 	char *doc = jw_finish(&w, NULL);
 	printf("%s\n", doc ? doc : "{}");
 	free(doc);

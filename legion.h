@@ -353,6 +353,9 @@ struct backend_ops {
 	int (*list)(struct backend *be, const char *cluster, struct group **gs, int *n, int *ex);
 	/* Deletes groups by name, in parallel; a missing one counts as deleted. */
 	int (*remove)(struct backend *be, char *const *names, int n, int *ex);
+	/* Optional: the cores and memory (MB) the platform can hold for one cluster
+	 * (local: this machine's); NULL when the platform has its own limits. */
+	void (*capacity)(struct backend *be, double *cpus, long long *mem_mb);
 	/* The last tail lines (0 = all) of a group's output into out. */
 	int (*logs)(struct backend *be, const char *name, int tail, struct buf *out, int *ex);
 	void (*close)(struct backend *be);

@@ -658,8 +658,19 @@ static int l_logs(struct backend *be, const char *name, int tail, struct buf *ou
 	return rc;
 }
 
+/* This machine: online CPUs and physical memory. */
+static void l_capacity(struct backend *be, double *cpus, long long *mem_mb)
+{
+	(void)be;
+	long n = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES),
+	     size = sysconf(_SC_PAGESIZE);
+	*cpus = n > 0 ? (double)n : 1;
+	*mem_mb = pages > 0 && size > 0 ? (long long)pages * size / (1024 * 1024) : 0;
+}
+
 const struct backend_ops backend_local = {
 	.name = "local",
+	.capacity = l_capacity,
 	.open = l_open,
 	.create = l_create,
 	.get = l_get,

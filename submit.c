@@ -427,6 +427,36 @@ static int start_master(struct run *r, int *ex)
 	return rc;
 }
 
+/* Refuses (-1, *ex) a run the backend's platform cannot hold: the executors' cores
+ * (the driver mostly waits while they compute), and every group's memory. */
+static int check_capacity(struct run *r, int *ex)
+{
+	const struct opts *o = r->o;
+	double cpus;
+	long long have_mb, want_mb = o->num_executors * worker_group_mb(o->executor_mem_mb);
+	if (!r->be.ops->capacity || o->force)
+		return 0;
+	r->be.ops->capacity(&r->be, &cpus, &have_mb);
+	if (!o->master)
+		want_mb += o->driver_mem_mb + JVM_OVERHEAD_MB(o->driver_mem_mb) + MASTER_DAEMON_MB;
+	long long cores = o->num_executors * o->executor_cores;
+	if ((double)cores > cpus) {
+		warnx_("%lld executors x %lld cores = %lld cores, but this machine has %.0f "
+		       "(--force starts them anyway)",
+		       o->num_executors, o->executor_cores, cores, cpus);
+		*ex = EXIT_UNAVAIL;
+		return -1;
+	}
+	if (have_mb > 0 && want_mb > have_mb) {
+		warnx_("the cluster needs %lld MB of memory (executors, JVM overhead and %s), but "
+		       "this machine has %lld MB (--force starts it anyway)",
+		       want_mb, o->master ? "workers' daemons" : "the master", have_mb);
+		*ex = EXIT_UNAVAIL;
+		return -1;
+	}
+	return 0;
+}
+
 /* The cluster (new, or --master's) and this run's workers, registered. */
 static int run_start(struct run *r, int *ex)
 {
@@ -434,6 +464,8 @@ static int run_start(struct run *r, int *ex)
 	if (open_backend(o, &r->be, ex) < 0)
 		return -1;
 	r->opened = 1;
+	if (check_capacity(r, ex) < 0)
+		return -1;
 	if (o->master) {
 		int rc = cluster_load(o->master, &r->c);
 		if (rc != 0) {

@@ -15,7 +15,7 @@ _legion_options() {
 		echo "$azure --num-executors= --executor-cores= --executor-memory=" \
 			"--driver-cores= --driver-memory= --location= --master= --keep-alive" \
 			"--conf= --py-files= --jars= --class= --name= --image= --idle-timeout=" \
-			"--detach --file= --parallel= $any"
+			"--detach --force --file= --parallel= $any"
 		;;
 	deploy-master)
 		echo "$azure --driver-cores= --driver-memory= --location= --image=" \
@@ -24,7 +24,7 @@ _legion_options() {
 	status) echo "$azure -o= --output= --all $any" ;;
 	logs) echo "$azure --job= --container= --tail= --follow $any" ;;
 	delete) echo "$azure --parallel= $any" ;;
-	gc) echo "$azure --parallel= --older-than= $any" ;;
+	gc) echo "$azure --parallel= --older-than= --dry-run $any" ;;
 	auth) echo "--subscription= $any" ;;
 	esac
 }

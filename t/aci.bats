@@ -283,6 +283,28 @@ make_group() {
 	[ "$(jq -c .deleted <<<"$output")" = '[]' ]
 }
 
+@test "gc takes a running cluster whose master is idle past its timeout; --dry-run only says so" {
+	run --separate-stderr legion deploy-master --idle-timeout 60
+	[ "$status" -eq 0 ]
+	idle=$(jq -r .cluster <<<"$output")
+	echo 0 >"$ACI_STUB_DIR/master-idle"
+	run --separate-stderr legion deploy-master
+	[ "$status" -eq 0 ]
+	busy=$(jq -r .cluster <<<"$output")
+	make_group "$idle-0001-w1" "$idle" worker "$(date +%s)"
+	echo 200 >"$ACI_STUB_DIR/master-idle" # both stand-ins now say 200 s without a job
+	run --separate-stderr legion gc --dry-run
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '.wouldDelete | sort' <<<"$output")" = "[\"$idle-0001-w1\",\"$idle-master\"]" ]
+	[ "$(fa_groups | wc -l)" -eq 3 ] # nothing deleted
+	run --separate-stderr legion gc
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '.deleted | sort' <<<"$output")" = "[\"$idle-0001-w1\",\"$idle-master\"]" ]
+	[ "$(fa_groups)" = "$busy-master" ] # 200 s is within its 600 s
+	[ ! -e "$LEGION_HOME/clusters/$idle.json" ]
+	[ -e "$LEGION_HOME/clusters/$busy.json" ]
+}
+
 @test "429 with Retry-After on 30% of the PUTs: the run still succeeds, one group per name" {
 	fake_azure_faults '{"seed": 4, "rate": 0.3, "kinds": ["429"], "retry_after": 1,
 		"methods": ["PUT"], "paths": "/containerGroups/"}' >/dev/null

@@ -77,8 +77,14 @@ class H(http.server.BaseHTTPRequestHandler):
         if p == "/v1/health":
             return self.send(200, {"ok": True})
         if p == "/v1/status":
+            try:  # how long the stand-in claims to have had no job (file master-idle)
+                idle = int(open(os.path.join(ctl, "master-idle")).read())
+            except (OSError, ValueError):
+                idle = 0
             with lock:
-                return self.send(200, {"workers": list(workers.values()), "jobs": jobs})
+                return self.send(200, {"workers": list(workers.values()), "jobs": jobs,
+                                       "idleTimeout": int(os.environ.get("LEGION_IDLE_TIMEOUT", "600")),
+                                       "idleSeconds": idle})
         if p.startswith("/v1/jobs/") and "/log" in p:
             jid = p.split("/")[3]
             job = next((j for j in jobs if j["id"] == jid), None)

@@ -370,3 +370,23 @@ parsed() {
 	[ "$status" -eq 78 ]
 	[[ $stderr == *"unable to read $BATS_TEST_TMPDIR/missing"* ]]
 }
+
+@test "the local backend refuses a cluster bigger than this machine, before starting anything; --force overrides" {
+	local n=$(($(nproc) + 1))
+	run --separate-stderr legion submit --num-executors "$n" "$APP"
+	[ "$status" -eq 69 ]
+	[[ $stderr == *"$n executors x 1 cores = $n cores, but this machine has $(nproc) (--force starts them anyway)"* ]]
+	[ -z "$(ls "$LEGION_HOME/groups" 2>/dev/null)" ]
+	[ -z "$(ls "$LEGION_HOME/clusters" 2>/dev/null)" ]
+	local mb=$(($(getconf _PHYS_PAGES) * $(getconf PAGESIZE) / 1048576))
+	run --separate-stderr legion submit --num-executors 1 --executor-memory 14g \
+		--master legion-00000000 "$APP"
+	if [ "$mb" -lt 16000 ]; then
+		[ "$status" -eq 69 ]
+		[[ $stderr == *"MB of memory (executors, JVM overhead and workers' daemons), but this machine has $mb MB"* ]]
+	fi
+	# with --force the check is skipped: this run gets as far as looking up its cluster
+	run --separate-stderr legion submit --force --num-executors "$n" --master legion-00000000 "$APP"
+	[ "$status" -eq 78 ]
+	[[ $stderr == *"no credentials for cluster legion-00000000"* ]]
+}
