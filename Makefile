@@ -17,15 +17,15 @@ LDFLAGS = -static -Wl,--gc-sections -s -L$(DEPS)/lib
 LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
-LEGION_OBJS = legion.o submit.o status.o auth.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
+LEGION_OBJS = legion.o submit.o status.o ui.o auth.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
 HELPERS = helpers/legion-master helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker
-JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o
+JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o helpers/uiproxy.o
 $(HELPERS:%=$(O)/%): $(B)/helpers/common.o $(B)/proc.o
 $(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(B)/%)
 TESTBINS = t/json_test t/auth_test t/httpd_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
-.PHONY: all bin build deps spark asan check demo bench fmt fmt-check clean install
+.PHONY: all bin build deps spark browser asan check demo bench fmt fmt-check clean install
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -99,11 +99,17 @@ $(AZURITE)/.installed:
 	npm install -s --no-audit --no-fund --omit=dev --prefix $(AZURITE) 'azurite@$(AZURITE_VERSION)'
 	touch $@
 
+# A real browser for t/ui.bats: Debian's chromium (headless), on first use.
+browser:
+	@command -v chromium >/dev/null || { sh mk/deps.sh packages && \
+		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y -qq --no-install-recommends \
+		chromium >/dev/null; }
+
 # The README's first command: a real Spark job on this machine.
 demo: all spark
 	./legion submit --num-executors 2 examples/pi.py
 
-check: all spark
+check: all spark browser
 	@$(MAKE) --no-print-directory fmt-check
 	@$(MAKE) --no-print-directory asan
 	VENV=$(VENV) bats t/

@@ -1,6 +1,7 @@
 /*
- * cli.h: what the command line's two files share: legion.c (options, main, the small
- * commands) and submit.c (a run's lifecycle). The helpers do not include it.
+ * cli.h: what the command line's files share: legion.c (options, main, the small
+ * commands), submit.c (a run's lifecycle), status.c and ui.c. The helpers do not
+ * include it.
  */
 #ifndef LEGION_CLI_H
 #define LEGION_CLI_H
@@ -14,7 +15,7 @@ struct opts {
 	const char *backend, *location, *resource_group, *subscription, *master, *name, *image,
 		*klass, *py_files, *jars, *output, *job, *container, *app, *cluster;
 	long long num_executors, executor_cores, executor_mem_mb, driver_cores, driver_mem_mb,
-		idle_timeout, parallel, tail, older_than;
+		idle_timeout, parallel, tail, older_than, port;
 	int keep_alive, detach, follow, all, force, dry_run;
 	int backend_from_env; /* backend came from LEGION_BACKEND */
 	const char **conf;
@@ -37,5 +38,7 @@ int cmd_deploy(const struct opts *o);
 /* status.c: `legion status` and `legion logs`. */
 int cmd_status(const struct opts *o);
 int cmd_logs(const struct opts *o);
+/* ui.c: `legion ui`. */
+int cmd_ui(const struct opts *o);
 
 #endif

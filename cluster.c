@@ -154,6 +154,27 @@ int cluster_call(const struct cluster *m, const char *method, const char *path, 
 	return rc;
 }
 
+int cluster_stream(const struct cluster *m, const char *path, struct http_req *q,
+		   struct http_resp *r)
+{
+	char url[2200], resolve[256], auth[160];
+	snprintf(url, sizeof url, "https://%s:%d%s", m->tls_name, JOB_API_PORT, path);
+	snprintf(resolve, sizeof resolve, "%s:%d:%s", m->tls_name, JOB_API_PORT, m->ip);
+	http_bearer(auth, sizeof auth, m->token);
+	const char *hdrs[] = {auth, NULL};
+	q->url = url;
+	q->headers = hdrs;
+	q->ca_pem = m->cert_pem;
+	q->resolve = resolve;
+	q->redact = m->token;
+	int rc = http_do(q, r);
+	memset(auth, 0, sizeof auth);
+	q->url = NULL;
+	q->headers = NULL;
+	q->resolve = NULL;
+	return rc;
+}
+
 /* NDJSON lines of a job's log, cut at newlines as they arrive. */
 struct follow {
 	struct buf line;

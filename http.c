@@ -188,6 +188,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	struct slot *s = arg;
 	size_t len = size * n;
 	char *v;
+	if (s->req->on_head && s->req->on_head(s->req->arg, p, len))
+		return 0;
 	if (len > 5 && !strncmp(p, "HTTP/", 5)) { /* a new response: forget the last */
 		s->resp->retry_after = -1;
 	} else if ((v = header_value(p, len, "Retry-After"))) {

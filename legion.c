@@ -50,6 +50,7 @@ enum {
 	O_DRY_RUN,
 	O_TAIL,
 	O_CONFIG,
+	O_PORT,
 	O_HELP = 'h',
 	O_VERBOSE = 'v',
 	O_OUTPUT = 'o',
@@ -62,7 +63,8 @@ enum {
 #define C_DELETE 16
 #define C_GC 32
 #define C_AUTH 64
-#define C_ALL 127
+#define C_UI 128
+#define C_ALL 255
 #define C_AZURE (C_SUBMIT | C_DEPLOY | C_STATUS | C_LOGS | C_DELETE | C_GC | C_AUTH)
 
 static const struct opt {
@@ -163,6 +165,10 @@ static const struct opt {
 	 C_GC,
 	 NULL,
 	 "print what would be deleted, delete nothing"},
+	{{"port", required_argument, 0, O_PORT},
+	 C_UI,
+	 "P",
+	 "the port on 127.0.0.1 (default: a free one)"},
 	{{"config", required_argument, 0, O_CONFIG},
 	 C_ALL,
 	 "FILE",
@@ -185,6 +191,8 @@ static const struct command {
 	{"delete", C_DELETE, "[OPTIONS] CLUSTER", "delete everything a cluster created"},
 	{"gc", C_GC, "[OPTIONS]", "delete stopped or orphaned Legion containers"},
 	{"auth", C_AUTH, "[OPTIONS]", "check the Azure credentials: get a token, print who"},
+	{"ui", C_UI, "[OPTIONS] CLUSTER",
+	 "Spark's web UIs of a cluster on http://127.0.0.1, until Ctrl-C"},
 	{"version", 0, "", "print the version"},
 	{"help", 0, "[COMMAND]", "this help, or a command's"},
 };
@@ -349,6 +357,10 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 			return bad(o, "--tail: '%s' is not a whole number from 1 to 1000000", a);
 		break;
 	case O_FOLLOW: o->follow = 1; break;
+	case O_PORT:
+		if (parse_int(a, 1, 65535, &o->port) < 0)
+			return bad(o, "--port: '%s' is not a port from 1 to 65535", a);
+		break;
 	case O_OLDER_THAN:
 		if (parse_duration(a, 365 * 86400LL, &o->older_than) < 0)
 			return bad(o,
@@ -529,6 +541,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		break;
 	case C_LOGS:
 	case C_DELETE:
+	case C_UI:
 		if (rest < 1)
 			return bad(o, "no cluster: give CLUSTER (see 'legion status')");
 		if (rest > 1)
@@ -894,6 +907,7 @@ int main(int argc, char **argv)
 	case C_DELETE: ex = cmd_delete(&o); break;
 	case C_GC: ex = cmd_gc(&o); break;
 	case C_AUTH: ex = cmd_auth(&o); break;
+	case C_UI: ex = cmd_ui(&o); break;
 	}
 	http_cleanup();
 	free(o.conf);

@@ -193,6 +193,10 @@ struct http_req {
 	/* Streaming: when set, body bytes go here instead of into resp.body; a non-zero
 	 * return aborts the transfer. */
 	int (*on_data)(void *arg, const char *p, size_t n);
+	/* Each line of the response's head as it arrives (the status line first, CRLF
+	 * kept, the blank line last), before its body, with the same arg; a non-zero
+	 * return aborts the transfer. NULL: not wanted. */
+	int (*on_head)(void *arg, const char *line, size_t n);
 	void *arg;
 	/* After an answer >= 400: adds what the server said in its protocol's error shape
 	 * to resp->err (with http_err_append), or NULL. */
@@ -402,6 +406,11 @@ void cluster_free(struct cluster *m);
  * response into *r (free with http_resp_free). tries 0 = default. Returns http_do's. */
 int cluster_call(const struct cluster *m, const char *method, const char *path, const char *body,
 		 size_t n, int tries, long timeout_ms, struct http_resp *r);
+/* A job API request (GET or HEAD of path) with the caller's hooks and limits in *q
+ * (method, timeout_ms, tries, max_body, on_head, on_data, arg); the URL, the token, the
+ * pinned certificate and the address are filled in here. Returns http_do's. */
+int cluster_stream(const struct cluster *m, const char *path, struct http_req *q,
+		   struct http_resp *r);
 /* Streams a job's log: stdout lines to stdout, stderr lines to stderr, until the job
  * ends. Fills state (e.g. "SUCCEEDED") and *exit_code. Returns 0, -1 on failure. */
 int cluster_follow(const struct cluster *m, const char *id, char *state, size_t n, int *exit_code);

@@ -4,7 +4,7 @@
 # the application. Needs nothing but bash (not the bash-completion package).
 # t/docs.bats checks the option lists below against `legion help COMMAND`.
 
-_legion_commands="submit deploy-master status logs delete gc auth version help"
+_legion_commands="submit deploy-master status logs delete gc auth ui version help"
 
 # The options of a command; those taking a value end in '='.
 _legion_options() {
@@ -26,6 +26,7 @@ _legion_options() {
 	delete) echo "$azure --parallel= $any" ;;
 	gc) echo "$azure --parallel= --older-than= --dry-run $any" ;;
 	auth) echo "--subscription= $any" ;;
+	ui) echo "--port= $any" ;;
 	esac
 }
 
@@ -89,7 +90,7 @@ _legion() {
 			COMPREPLY=($(compgen -W "$_legion_commands" -- "$cur"))
 		return 0
 		;;
-	submit | deploy-master | status | logs | delete | gc | auth) ;;
+	submit | deploy-master | status | logs | delete | gc | auth | ui) ;;
 	*) return 0 ;;
 	esac
 	local opts
@@ -150,7 +151,7 @@ _legion() {
 	fi
 	case $cmd in
 	submit) COMPREPLY+=($(compgen -f -- "$cur")) ;;
-	status | logs | delete)
+	status | logs | delete | ui)
 		((npos == 0)) && COMPREPLY=($(compgen -W "$(_legion_clusters)" -- "$cur"))
 		;;
 	esac

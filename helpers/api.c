@@ -422,7 +422,7 @@ static void route(struct req *r)
 	const char *p = r->path, *m = r->method;
 	const char *allow = NULL;
 	size_t max = BODY_MAX;
-	enum { HEALTH, STATUS, WORKERS, JOBS, JOB, LOG } what;
+	enum { HEALTH, STATUS, WORKERS, JOBS, JOB, LOG, UI } what;
 	char id[64] = "";
 	if (!strcmp(p, "/v1/health"))
 		what = HEALTH, allow = "GET";
@@ -442,7 +442,9 @@ static void route(struct req *r)
 			httpd_reply_err(r, 404, "NotFound", "no such path");
 			return;
 		}
-	} else {
+	} else if (!strncmp(p, "/v1/ui/", 7))
+		what = UI, allow = "GET, HEAD"; /* the UIs: read only (uiproxy.c) */
+	else {
 		httpd_reply_err(r, 404, "NotFound", "no such path");
 		return;
 	}
@@ -488,6 +490,7 @@ static void route(struct req *r)
 		break;
 	case JOB: h_job(r, id); break;
 	case LOG: h_log(r, id); break;
+	case UI: api_ui(r); break;
 	}
 }
 

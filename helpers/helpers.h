@@ -65,6 +65,10 @@ int agent_usage(int opt, const char *usage);
  * answer's "stop" and *busy from "busy" (a job waits or runs on the master). */
 long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop, int *busy);
 
+/* Where the job API serves the master's web UI (api.c, uiproxy.c): Spark's
+ * spark.ui.reverseProxyUrl, so that the pages' links stay under it. */
+#define UI_MASTER_BASE "/v1/ui/master"
+
 /* ---- tls.c: what only the job daemon uses (the rest of tls.c is in legion.h) ------ */
 
 /* No wait starts after now_ms() reaches end_ms (0 = no deadline): with it, a peer that
@@ -233,5 +237,15 @@ int api_authorized(const char *h);
  * the head read and parsed, the token checked (legion-jobd.c's loop does that). Routes
  * it (the body read, the handler), closes the connection and counts it off jobd.conns. */
 void *api_serve(void *arg);
+
+/* ---- uiproxy.c: /v1/ui/, Spark's web UIs relayed ------------------------------------ */
+
+/* Serves an authenticated GET or HEAD of /v1/ui/master/..., /v1/ui/driver/... (while a
+ * job runs) or /v1/ui/worker/ID/... (ID: a worker id from the master's /json/) from
+ * that UI, over this container's address: 60 s from connect to the last byte, a head of
+ * at most 16 KiB, a body of at most 64 MiB; Location kept under /v1/ui/. Errors: 404
+ * (no such UI, no running job, unknown worker), 502 (the UI failed), 503 (the driver's
+ * UI not up yet). */
+void api_ui(struct req *r);
 
 #endif

@@ -72,7 +72,8 @@ out:
 }
 
 /* Conf keys the daemon owns: security, addresses, the master, and whatever else its
- * own properties set, except the UI's (a job may turn it on). */
+ * own properties set (the UI's port and reverse proxy included: /v1/ui/driver finds the
+ * driver's UI on 4040), except spark.ui.enabled (a job may turn its UI off). */
 static int conf_reserved(const char *k)
 {
 	static const char *const exact[] = {
@@ -86,7 +87,7 @@ static int conf_reserved(const char *k)
 			return 1;
 	if (!strncmp(k, "spark.authenticate", 18) || !strncmp(k, "spark.network.crypto.", 21))
 		return 1;
-	if (!strcmp(k, "spark.ui.enabled") || !strcmp(k, "spark.ui.port"))
+	if (!strcmp(k, "spark.ui.enabled"))
 		return 0;
 	size_t n = strlen(k);
 	for (const char *line = jobd_cfg.base.p; line && *line; line = strchr(line, '\n') + 1) {

@@ -123,8 +123,13 @@ static int write_props(struct setup *s)
 	rc |= agent_prop(&b, "spark.blockManager.port", "7079");
 	rc |= agent_prop(&b, "spark.driver.host", s->host);
 	rc |= agent_prop(&b, "spark.driver.bindAddress", s->addr);
-	rc |= agent_prop(&b, "spark.ui.enabled", "false");
+	/* the UIs: drivers' on (4040), all bound to this container's address (never a
+	 * public port) and reached through the job API's /v1/ui/ (legion ui); in Spark's
+	 * reverse-proxy mode the master's page links to workers and apps through itself */
+	rc |= agent_prop(&b, "spark.ui.enabled", "true");
 	rc |= agent_prop(&b, "spark.ui.port", "4040");
+	rc |= agent_prop(&b, "spark.ui.reverseProxy", "true");
+	rc |= agent_prop(&b, "spark.ui.reverseProxyUrl", UI_MASTER_BASE);
 	if (s->acct && s->acct_key) {
 		char k[512];
 		static const char *const kinds[] = {"blob", "dfs"};

@@ -57,6 +57,9 @@ static int write_dir(const char *dir, const char *secret, char *props, char *wor
 	rc = rc < 0 ? rc : agent_prop(&b, "spark.authenticate.secret", secret);
 	rc = rc < 0 ? rc : agent_prop(&b, "spark.network.crypto.enabled", "true");
 	rc = rc < 0 ? rc : agent_prop(&b, "spark.ui.killEnabled", "false");
+	/* its UI's links go through the master's (legion ui) */
+	rc = rc < 0 ? rc : agent_prop(&b, "spark.ui.reverseProxy", "true");
+	rc = rc < 0 ? rc : agent_prop(&b, "spark.ui.reverseProxyUrl", UI_MASTER_BASE);
 	if (rc || write_file(props, b.p, b.len, 0600) < 0 ||
 	    (mkdir(work, 0700) < 0 && errno != EEXIST) ||
 	    (mkdir(local, 0700) < 0 && errno != EEXIST)) {
