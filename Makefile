@@ -18,11 +18,12 @@ LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
 LEGION_OBJS = legion.o submit.o status.o auth.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
+
 HELPERS = helpers/legion-master helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker
 JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o
 $(HELPERS:%=$(O)/%): $(B)/helpers/common.o $(B)/proc.o
 $(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(B)/%)
-TESTBINS = t/json_test t/auth_test t/httpd_test
+TESTBINS = t/json_test t/auth_test t/httpd_test t/sigv4_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
 .PHONY: all bin build deps spark asan check demo bench fmt fmt-check clean install
@@ -39,7 +40,7 @@ $(DEPS)/.deps-done: mk/deps.sh
 	@sh mk/deps.sh all
 	@touch $@
 
-$(B)/%.o: %.c legion.h cli.h aci.h helpers/helpers.h
+$(B)/%.o: %.c legion.h cli.h aci.h aws.h helpers/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) -I$(B) $(CPPFLAGS) -c $< -o $@
 
@@ -65,6 +66,10 @@ $(O)/t/httpd_test: $(B)/t/httpd_test.o $(B)/helpers/httpd.o $(B)/util.o $(B)/jso
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)/t/auth_test: $(B)/t/auth_test.o $(B)/util.o $(B)/json.o $(B)/http.o $(B)/auth.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/t/sigv4_test: $(B)/t/sigv4_test.o $(B)/sigv4.o $(B)/util.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -112,7 +117,7 @@ bench: all spark
 	@$(MAKE) --no-print-directory $(O)/bench/fanout
 	bash bench/run.sh
 
-FMT_FILES = *.c legion.h cli.h aci.h helpers/*.c helpers/*.h t/*.c bench/*.c
+FMT_FILES = *.c legion.h cli.h aci.h aws.h helpers/*.c helpers/*.h t/*.c bench/*.c
 fmt:
 	clang-format -i $(FMT_FILES)
 
