@@ -18,7 +18,7 @@ LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
 LEGION_OBJS = legion.o submit.o status.o auth.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
-
+LEGION_OBJS += sigv4.o awsauth.o ecs.o fargate.o
 HELPERS = helpers/legion-master helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker
 JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o
 $(HELPERS:%=$(O)/%): $(B)/helpers/common.o $(B)/proc.o
@@ -73,7 +73,7 @@ $(O)/t/sigv4_test: $(B)/t/sigv4_test.o $(B)/sigv4.o $(B)/util.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/bench/fanout: $(B)/bench/fanout.o $(B)/aci.o $(B)/arm.o $(B)/local.o $(B)/proc.o $(B)/backend.o $(B)/auth.o $(CORE:%=$(B)/%)
+$(O)/bench/fanout: $(B)/bench/fanout.o $(B)/aci.o $(B)/arm.o $(B)/local.o $(B)/proc.o $(B)/backend.o $(B)/auth.o $(B)/sigv4.o $(B)/awsauth.o $(B)/ecs.o $(B)/fargate.o $(CORE:%=$(B)/%)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 

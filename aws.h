@@ -102,11 +102,58 @@ void aws_code(const struct http_resp *r, char *code, size_t n);
 const char *aws_why(const struct http_resp *r, char *out, size_t n);
 /* An answer as an exit code: throttled or down 75, refused 77, a limit 69, invalid 65. */
 int aws_exit(const struct http_resp *r);
+/* One signed call of a query-protocol API (STS, EC2): body is the form; 0 when it
+ * answered 200 (r holds the XML; free with http_resp_free), else -1 after a message
+ * "what: why" and *ex set. */
+int aws_query(struct aws *a, const char *id, const char *host, const char *service,
+	      const char *body, const char *what, struct http_resp *r, int *ex);
 /* STS GetCallerIdentity: the account, ARN and user id (owned) of the credentials. */
 int aws_whoami(struct aws *a, char **account, char **arn, char **user, int *ex);
 /* The text of the first <tag>...</tag> in an XML answer, entities decoded; owned or
  * NULL. */
 char *aws_xml(const char *xml, const char *tag);
+
+/* ---- ecs.c and fargate.c: the fargate backend ---------------------------------------- */
+
+#define ECS_CONTAINER "spark" /* one container per task, always this name */
+
+/* The backend's state between open and close. */
+struct fargate {
+	struct aws aws;
+	char cluster[256];  /* the ECS cluster (LEGION_ECS_CLUSTER, default legion) */
+	char subnets[1024]; /* comma-separated (LEGION_AWS_SUBNETS) */
+	char sgs[1024];     /* comma-separated (LEGION_AWS_SECURITY_GROUPS) */
+	char role[512];     /* the task execution role's ARN (LEGION_AWS_EXECUTION_ROLE) */
+	int public_ip;      /* assignPublicIp ENABLED (LEGION_AWS_PUBLIC_IP, default 1) */
+	int keep_logs;      /* the log group outlives the cluster (LEGION_AWS_KEEP_LOGS) */
+	long long provision_ms;
+};
+/* Calls of ECS, Secrets Manager and CloudWatch Logs: op is the action ("RunTask"); the
+ * body is owned by the caller. aws_json's contract. */
+int ecs_call(struct fargate *f, const char *op, char *body, struct http_resp *r, int *ex);
+int sm_call(struct fargate *f, const char *op, char *body, const char *redact, struct http_resp *r,
+	    int *ex);
+int logs_call(struct fargate *f, const char *op, char *body, struct http_resp *r, int *ex);
+/* The call struct ecs_call uses, for fan-outs with aws_json_many. */
+void ecs_prepare(struct aws_call *c, const char *op, char *body, char target[128]);
+/* Fargate's CPU and memory for a group asking cores and mb: the smallest allowed pair
+ * that holds both (a note on stderr when the CPU had to grow); -1 with a message when
+ * none does. */
+int fargate_size(double cores, long long mb, int *cpu_units, long long *mem_mb);
+/* What a cluster shares: its ECS cluster (made when missing), its log group
+ * /legion/<cluster>, and a Secrets Manager secret legion/<cluster> holding the secure
+ * environment of gs (a JSON object), whose ARN goes into arn. */
+int ecs_ensure_cluster(struct fargate *f, int *ex);
+int ecs_log_group(struct fargate *f, const char *cluster, int *ex);
+int ecs_secret(struct fargate *f, const char *cluster, const struct group *gs, int n, char *arn,
+	       size_t an, int *ex);
+/* Registers the task definition for group g (family <cluster>-<role>; secrets only as
+ * valueFrom of secret_arn) and puts its ARN into arn. */
+int ecs_task_definition(struct fargate *f, const char *cluster, const struct group *g,
+			const char *secret_arn, char *arn, size_t an, int *ex);
+/* Deletes what a cluster shares: its secret, its log group (unless keep_logs) and its
+ * task definitions. Says what could not be deleted; -1 then. */
+int ecs_drop_cluster(struct fargate *f, const char *cluster);
 
 /* legion.c's `legion auth --backend fargate`: prints the JSON, returns the exit code. */
 int fargate_auth(const char *location);

@@ -5,6 +5,7 @@
  * and where containers run (the backends).
  */
 #include "cli.h"
+#include "aws.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -69,8 +70,8 @@ static const struct opt {
 	const char *arg, *help;
 } opts_table[] = {
 	{{"backend", required_argument, 0, O_BACKEND},
-	 C_AZURE & ~C_AUTH,
-	 "local|aci",
+	 C_AZURE,
+	 "local|aci|fargate",
 	 "where containers run (default: local, or $LEGION_BACKEND)"},
 	{{"num-executors", required_argument, 0, O_NUM_EXECUTORS},
 	 C_SUBMIT,
@@ -93,9 +94,9 @@ static const struct opt {
 	 "SIZE",
 	 "memory of the driver (default 1g)"},
 	{{"location", required_argument, 0, O_LOCATION},
-	 C_SUBMIT | C_DEPLOY,
+	 C_AZURE & ~C_LOGS,
 	 "REGION",
-	 "Azure region (aci; default westus)"},
+	 "Azure region (aci; default westus) or AWS region (fargate; default $AWS_REGION)"},
 	{{"resource-group", required_argument, 0, O_RESOURCE_GROUP},
 	 C_AZURE & ~C_AUTH,
 	 "RG",
@@ -174,7 +175,8 @@ static const struct command {
 	{"logs", C_LOGS, "[OPTIONS] CLUSTER", "a job's output, or a container's"},
 	{"delete", C_DELETE, "[OPTIONS] CLUSTER", "delete everything a cluster created"},
 	{"gc", C_GC, "[OPTIONS]", "delete stopped or orphaned Legion containers"},
-	{"auth", C_AUTH, "[OPTIONS]", "check the Azure credentials: get a token, print who"},
+	{"auth", C_AUTH, "[OPTIONS]",
+	 "check the credentials (Azure; AWS with --backend fargate): print who they are"},
 	{"version", 0, "", "print the version"},
 	{"help", 0, "[COMMAND]", "this help, or a command's"},
 };
@@ -212,7 +214,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: legion COMMAND [OPTIONS] [ARGS]\n"
 		   "Serverless Apache Spark: a cluster per job, on Azure Container Instances "
-		   "(--backend aci)\nor on this machine (--backend local, the default).\n\n"
+		   "(--backend aci),\nAWS Fargate (--backend fargate) or on this machine "
+		   "(--backend local, the default).\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].what);
@@ -553,7 +556,7 @@ static void defaults(struct opts *o)
 	const char *b = getenv("LEGION_BACKEND");
 	o->backend = b && *b ? b : "local";
 	o->backend_from_env = b && *b;
-	o->location = "westus";
+	o->location = NULL; /* each backend has its own default */
 	o->resource_group = "legion";
 	o->num_executors = 2;
 	o->executor_cores = 1;
@@ -671,9 +674,10 @@ out:
 
 static int cmd_auth(struct opts *o)
 {
-	(void)o;
 	struct auth a;
 	int ex;
+	if (!strcmp(o->backend, "fargate"))
+		return fargate_auth(o->location);
 	if (auth_init(&a, &ex) < 0)
 		return ex;
 	const char *tok = auth_token(&a, &ex);
