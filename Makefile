@@ -88,7 +88,8 @@ asan:
 # Hadoop Azure connector in pyspark's jars/ (mk/jars.sh), and Azurite for the tests.
 AZURITE_VERSION = 3.35.0
 AZURITE = $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/legion/azurite-$(AZURITE_VERSION)
-spark: $(VENV)/.pyspark-$(PYSPARK_VERSION) $(VENV)/.runtime $(AZURITE)/.installed
+MOTO = $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/legion/moto
+spark: $(VENV)/.pyspark-$(PYSPARK_VERSION) $(VENV)/.runtime $(AZURITE)/.installed $(MOTO)/.installed
 $(VENV)/.pyspark-$(PYSPARK_VERSION):
 	sh mk/deps.sh packages
 	python3 -m venv $(VENV)
@@ -102,6 +103,14 @@ $(AZURITE)/.installed:
 	command -v npm >/dev/null || $$([ "$$(id -u)" = 0 ] || echo sudo) \
 		apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 	npm install -s --no-audit --no-fund --omit=dev --prefix $(AZURITE) 'azurite@$(AZURITE_VERSION)'
+	touch $@
+
+# moto (mk/moto.txt) for t/fargate*.bats, in a venv of its own: its boto3 and Flask stay
+# out of Spark's
+$(MOTO)/.installed: mk/moto.txt
+	sh mk/deps.sh packages
+	python3 -m venv $(MOTO)
+	$(MOTO)/bin/pip install -q -r mk/moto.txt
 	touch $@
 
 # The README's first command: a real Spark job on this machine.

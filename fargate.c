@@ -114,14 +114,17 @@ static void parse_task(const struct json *j, int t, struct group *g)
 	free(g->image);
 	g->image = json_str(j, json_get(j, c, "image"));
 	long long code = -1, v;
-	int has_exit = json_int(j, json_get(j, c, "exitCode"), &code) == 0;
-	g->exit_code = has_exit ? (int)code : -1;
 	char *last = json_str(j, json_get(j, t, "lastStatus"));
+	enum group_state st = task_state(last, 0, 0);
+	/* an exit code counts once the task stopped (moto reports 0 from the start) */
+	int has_exit = st == GS_STOPPED && json_int(j, json_get(j, c, "exitCode"), &code) == 0;
+	g->exit_code = has_exit ? (int)code : -1;
 	g->state = task_state(last, has_exit, (int)code);
 	free(last);
-	if (json_int(j, json_get(j, t, "cpu"), &v) == 0)
+	if (json_int(j, json_get(j, t, "cpu"), &v) == 0 && v > 0)
 		g->cpu = (double)v / 1024.0;
-	if (json_int(j, json_get(j, t, "memory"), &v) == 0)
+	if (json_int(j, json_get(j, t, "memory"), &v) == 0 ||
+	    json_int(j, json_get(j, c, "memory"), &v) == 0)
 		g->memory_mb = v;
 	double created;
 	if (json_num(j, json_get(j, t, "createdAt"), &created) == 0)
@@ -190,10 +193,27 @@ static int list_arns(struct fargate *f, const char *name, int running_only, char
 			char *body = jw_finish(&w, NULL);
 			free(next);
 			next = NULL;
-			int rc = body ? ecs_call(f, "ListTasks", body, &r, ex) : -1;
+			struct aws_call c;
+			char target[128], code[128] = "";
+			ecs_prepare(&c, "ListTasks", body, target);
+			memset(&r, 0, sizeof r);
+			int rc = body ? aws_json_many(&f->aws, &c, &r, 1, ex) : -1;
 			free(body);
-			if (rc < 0)
+			aws_code(&r, code, sizeof code);
+			if (rc == 0 && r.status == 400 &&
+			    !strcmp(code, "ClusterNotFoundException")) {
+				http_resp_free(&r); /* no ECS cluster yet: no tasks */
+				return 0;
+			}
+			if (rc < 0 || r.status != 200) {
+				char w[512];
+				if (rc == 0) {
+					warnx_("ECS ListTasks: %s", aws_why(&r, w, sizeof w));
+					*ex = aws_exit(&r);
+				}
+				http_resp_free(&r);
 				return -1;
+			}
 			struct json j = {0};
 			if (json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
 				int a = json_get(&j, 0, "taskArns");
@@ -745,10 +765,27 @@ static int f_logs(struct backend *be, const char *name, int tail, struct buf *ou
 	jw_end(&w);
 	char *body = jw_finish(&w, NULL);
 	struct http_resp r;
-	rc = body ? logs_call(f, "GetLogEvents", body, &r, ex) : -1;
+	struct aws_call c = {
+		"CLOUDWATCH_LOGS", "logs", "logs", "Logs_20140328.GetLogEvents", body, NULL};
+	char code[128] = "";
+	memset(&r, 0, sizeof r);
+	rc = body ? aws_json_many(&f->aws, &c, &r, 1, ex) : -1;
 	free(body);
-	if (rc < 0)
+	aws_code(&r, code, sizeof code);
+	if (rc == 0 && r.status == 400 && !strcmp(code, "ResourceNotFoundException")) {
+		fprintf(stderr, "%s: %s has written no log yet\n", progname, name);
+		http_resp_free(&r);
+		return 0;
+	}
+	if (rc < 0 || r.status != 200) {
+		char w[512];
+		if (rc == 0) {
+			warnx_("CloudWatch Logs GetLogEvents: %s", aws_why(&r, w, sizeof w));
+			*ex = aws_exit(&r);
+		}
+		http_resp_free(&r);
 		return -1;
+	}
 	struct json j = {0};
 	if (json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
 		int ev = json_get(&j, 0, "events");
