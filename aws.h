@@ -137,9 +137,9 @@ int logs_call(struct fargate *f, const char *op, char *body, struct http_resp *r
 /* The call struct ecs_call uses, for fan-outs with aws_json_many. */
 void ecs_prepare(struct aws_call *c, const char *op, char *body, char target[128]);
 /* Fargate's CPU and memory for a group asking cores and mb: the smallest allowed pair
- * that holds both (a note on stderr when the CPU had to grow); -1 with a message when
- * none does. */
-int fargate_size(double cores, long long mb, int *cpu_units, long long *mem_mb);
+ * that holds both (with say, a note on stderr when the CPU had to grow); -1 with a
+ * message when none does. */
+int fargate_size(double cores, long long mb, int say, int *cpu_units, long long *mem_mb);
 /* What a cluster shares: its ECS cluster (made when missing), its log group
  * /legion/<cluster>, and a Secrets Manager secret legion/<cluster> holding the secure
  * environment of gs (a JSON object), whose ARN goes into arn. */

@@ -64,7 +64,7 @@ static const struct {
 	{16384, 32768, 122880, 8192},
 };
 
-int fargate_size(double cores, long long mb, int *cpu_units, long long *mem_mb)
+int fargate_size(double cores, long long mb, int say, int *cpu_units, long long *mem_mb)
 {
 	int want = (int)(cores * 1024 + 0.5);
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -76,7 +76,7 @@ int fargate_size(double cores, long long mb, int *cpu_units, long long *mem_mb)
 			m = 1024;
 		if (m == 1536)
 			m = 2048;
-		if (sizes[i].cpu != want)
+		if (say && sizes[i].cpu != want)
 			fprintf(stderr,
 				"%s: %g vCPU with %lld MiB is not a Fargate size: using %g vCPU "
 				"and %lld MiB\n",
@@ -312,7 +312,7 @@ int ecs_task_definition(struct fargate *f, const char *cluster, const struct gro
 	long long mem;
 	char family[160], v[32];
 	const char *role = group_tag(g, "legion-role");
-	if (fargate_size(g->cpu, g->memory_mb, &cpu, &mem) < 0) {
+	if (fargate_size(g->cpu, g->memory_mb, 1, &cpu, &mem) < 0) {
 		*ex = EXIT_USAGE;
 		return -1;
 	}

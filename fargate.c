@@ -685,7 +685,7 @@ static int check_config(const struct fargate *f, const struct group *gs, int n, 
 			*ex = EXIT_SOFTWARE;
 			return -1;
 		}
-		if (fargate_size(gs[i].cpu, gs[i].memory_mb, &cpu, &mem) < 0) {
+		if (fargate_size(gs[i].cpu, gs[i].memory_mb, 0, &cpu, &mem) < 0) {
 			*ex = EXIT_USAGE;
 			return -1;
 		}

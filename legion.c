@@ -94,7 +94,7 @@ static const struct opt {
 	 "SIZE",
 	 "memory of the driver (default 1g)"},
 	{{"location", required_argument, 0, O_LOCATION},
-	 C_AZURE & ~C_LOGS,
+	 C_AZURE,
 	 "REGION",
 	 "Azure region (aci; default westus) or AWS region (fargate; default $AWS_REGION)"},
 	{{"resource-group", required_argument, 0, O_RESOURCE_GROUP},

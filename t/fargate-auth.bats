@@ -106,6 +106,10 @@ no_secret() {
 @test "web identity: a token file and a role become temporary keys through STS" {
 	printf 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9.web-identity-token-%s\n' "$RANDOM" >"$BATS_TEST_TMPDIR/token"
 	export AWS_WEB_IDENTITY_TOKEN_FILE=$BATS_TEST_TMPDIR/token AWS_ROLE_ARN=$MOTO_ROLE_ARN
+	# AWS takes AssumeRoleWithWebIdentity unsigned (the token is the credential); moto
+	# with access control on wants a signature on every action but the first N: let
+	# exactly this one through, the GetCallerIdentity after it is checked again
+	curl -sf -X POST -H "Content-Type: text/plain" --data-binary 1 "$MOTO_URL/moto-api/reset-auth" >/dev/null
 	run --separate-stderr legion auth --backend fargate
 	echo "$output $stderr"
 	[ "$status" -eq 0 ]

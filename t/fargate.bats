@@ -109,7 +109,7 @@ assert active == [], active
 		--driver-cores 3 --driver-memory 5g
 	echo "$stderr"
 	[ "$status" -eq 69 ]
-	[[ $stderr == *"legion: 3 vCPU with 6528 MiB is not a Fargate size: using 4 vCPU and 8192 MiB"* ]]
+	[[ $stderr == *"legion: 3 vCPU with 6144 MiB is not a Fargate size: using 4 vCPU and 8192 MiB"* ]]
 	id=$(sed -n 's/^legion: starting cluster \(legion-[0-9a-f]*\) .*/\1/p' <<<"$stderr")
 	moto_py "
 td = ecs.list_task_definitions(familyPrefix='$id-master', status='INACTIVE')['taskDefinitionArns'][0]

@@ -13,7 +13,7 @@
 #   AWS_REGION, MOTO_URL, MOTO_KEY_ID, MOTO_SECRET, MOTO_ROLE_ARN, MOTO_SUBNET, MOTO_SG,
 #   MOTO_PID, MOTO_PY (moto's python, with boto3).
 # moto_env: the variables a legion under test needs (credentials, subnets, role).
-# moto_py CODE: runs Python with boto3 clients ecs, sm, logs, ec2 for moto (signed with
+# moto_py CODE [ARGS...]: runs Python (ARGS in sys.argv[1:]) with boto3 clients ecs, sm, logs, ec2 for moto (signed with
 #   the seeded key), e.g. moto_py 'print(len(ecs.list_tasks(cluster="c")["taskArns"]))'.
 # moto_stop: SIGTERM, then SIGKILL after a deadline.
 
@@ -48,7 +48,7 @@ import boto3, json, sys
 kw = dict(endpoint_url='$MOTO_URL', region_name='us-east-1',
           aws_access_key_id='$MOTO_KEY_ID', aws_secret_access_key='$MOTO_SECRET')
 ecs, sm, logs, ec2 = (boto3.client(s, **kw) for s in ('ecs', 'secretsmanager', 'logs', 'ec2'))
-$1"
+$1" "${@:2}"
 }
 
 moto_stop() {
