@@ -27,16 +27,22 @@ static int f_open_(struct backend *be, const struct backend_cfg *o, int *ex)
 		   *role = getenv("LEGION_AWS_EXECUTION_ROLE"),
 		   *pub = getenv("LEGION_AWS_PUBLIC_IP"), *keep = getenv("LEGION_AWS_KEEP_LOGS");
 	snprintf(f->cluster, sizeof f->cluster, "%s", c && *c ? c : "legion");
-	snprintf(f->subnets, sizeof f->subnets, "%s", sn ? sn : "");
-	snprintf(f->sgs, sizeof f->sgs, "%s", sg ? sg : "");
-	snprintf(f->role, sizeof f->role, "%s", role ? role : "");
+	snprintf(f->subnets, sizeof f->subnets, "%s", o->subnets ? o->subnets : sn ? sn : "");
+	snprintf(f->sgs, sizeof f->sgs, "%s",
+		 o->security_groups ? o->security_groups
+		 : sg               ? sg
+				    : "");
+	snprintf(f->role, sizeof f->role, "%s",
+		 o->execution_role ? o->execution_role
+		 : role            ? role
+				   : "");
 	f->public_ip = !pub || !*pub || !strcmp(pub, "1") || !strcmp(pub, "true");
 	if (pub && *pub && !f->public_ip && strcmp(pub, "0") && strcmp(pub, "false")) {
 		warnx_("LEGION_AWS_PUBLIC_IP: '%s' is not true or false", pub);
 		*ex = EXIT_CONFIG;
 		return -1;
 	}
-	f->keep_logs = keep && (!strcmp(keep, "1") || !strcmp(keep, "true"));
+	f->keep_logs = o->keep_logs || (keep && (!strcmp(keep, "1") || !strcmp(keep, "true")));
 	if (strspn(f->cluster,
 		   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
 	    strlen(f->cluster)) {

@@ -49,6 +49,10 @@ enum {
 	O_OLDER_THAN,
 	O_TAIL,
 	O_CONFIG,
+	O_SUBNETS,
+	O_SECURITY_GROUPS,
+	O_EXECUTION_ROLE,
+	O_KEEP_LOGS,
 	O_HELP = 'h',
 	O_VERBOSE = 'v',
 	O_OUTPUT = 'o',
@@ -127,7 +131,7 @@ static const struct opt {
 	{{"image", required_argument, 0, O_IMAGE},
 	 C_SUBMIT | C_DEPLOY,
 	 "IMAGE",
-	 "container image (aci; default $LEGION_IMAGE)"},
+	 "container image (aci, fargate; default $LEGION_IMAGE)"},
 	{{"idle-timeout", required_argument, 0, O_IDLE_TIMEOUT},
 	 C_SUBMIT | C_DEPLOY,
 	 "SECS",
@@ -154,6 +158,22 @@ static const struct opt {
 	 C_GC,
 	 "AGE",
 	 "only groups created longer ago (e.g. 1h; default 0)"},
+	{{"subnets", required_argument, 0, O_SUBNETS},
+	 C_SUBMIT | C_DEPLOY,
+	 "ID,..",
+	 "subnets of the tasks (fargate; default $LEGION_AWS_SUBNETS)"},
+	{{"security-groups", required_argument, 0, O_SECURITY_GROUPS},
+	 C_SUBMIT | C_DEPLOY,
+	 "ID,..",
+	 "security groups of the tasks (fargate; default $LEGION_AWS_SECURITY_GROUPS)"},
+	{{"execution-role", required_argument, 0, O_EXECUTION_ROLE},
+	 C_SUBMIT | C_DEPLOY,
+	 "ARN",
+	 "the ECS task execution role (fargate; default $LEGION_AWS_EXECUTION_ROLE)"},
+	{{"keep-logs", no_argument, 0, O_KEEP_LOGS},
+	 C_SUBMIT | C_DEPLOY | C_DELETE | C_GC,
+	 NULL,
+	 "keep the cluster's CloudWatch log group when it is deleted (fargate)"},
 	{{"config", required_argument, 0, O_CONFIG},
 	 C_ALL,
 	 "FILE",
@@ -340,6 +360,18 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 			return bad(o, "--tail: '%s' is not a whole number from 1 to 1000000", a);
 		break;
 	case O_FOLLOW: o->follow = 1; break;
+	case O_SUBNETS:
+	case O_SECURITY_GROUPS:
+		if (!*a || strspn(a, "abcdefghijklmnopqrstuvwxyz0123456789-,") != strlen(a))
+			return bad(o, "--%s: '%s' is not a comma-separated list of ids", name, a);
+		*(c == O_SUBNETS ? &o->subnets : &o->security_groups) = a;
+		break;
+	case O_EXECUTION_ROLE:
+		if (strncmp(a, "arn:", 4) || strcspn(a, " \t\n\"\\") != strlen(a))
+			return bad(o, "--execution-role: '%s' is not an IAM role ARN", a);
+		o->execution_role = a;
+		break;
+	case O_KEEP_LOGS: o->keep_logs = 1; break;
 	case O_OLDER_THAN:
 		if (parse_duration(a, 365 * 86400LL, &o->older_than) < 0)
 			return bad(o,
@@ -354,9 +386,9 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 /* The settings a config file may hold: spark-defaults' "key value" lines, keys named
  * like the options they stand for, plus spark.* keys (as --conf). */
 static const char *const config_keys[] = {
-	"backend",      "location",      "resource-group", "subscription",
-	"image",        "num-executors", "executor-cores", "executor-memory",
-	"driver-cores", "driver-memory", "idle-timeout",   "parallel",
+	"backend",       "location",       "resource-group",  "subscription",    "image",
+	"num-executors", "executor-cores", "executor-memory", "driver-cores",    "driver-memory",
+	"idle-timeout",  "parallel",       "subnets",         "security-groups", "execution-role",
 };
 
 /* Which config file: --config FILE (or --config=FILE) anywhere on the line, else
@@ -725,6 +757,10 @@ int open_backend(const struct opts *o, struct backend *be, int *ex)
 		 * to delete one and refuses to recreate it meanwhile; delete, gc and a failed
 		 * deploy-master remove it when Legion made it and nothing is left in it */
 		.rg_cleanup = o->app == NULL,
+		.subnets = o->subnets,
+		.security_groups = o->security_groups,
+		.execution_role = o->execution_role,
+		.keep_logs = o->keep_logs,
 	};
 	be->ops = backend_find(o->backend);
 	be->ctx = NULL;
@@ -791,10 +827,14 @@ int main(int argc, char **argv)
 		return ex;
 	}
 	if ((o.cmd->bit & (C_SUBMIT | C_DEPLOY)) && strcmp(o.backend, "local") && !o.image) {
-		warnx_("no image for the %s backend: build and push yours ('make image', 'az acr "
-		       "login -n REGISTRY', 'podman push'), then give --image or set "
-		       "LEGION_IMAGE=REGISTRY.azurecr.io/legion/spark:" LEGION_VERSION,
-		       o.backend);
+		int aws = !strcmp(o.backend, "fargate");
+		warnx_("no image for the %s backend: build and push yours ('make image', '%s', "
+		       "'podman push'), then give --image or set "
+		       "LEGION_IMAGE=%s/legion/spark:" LEGION_VERSION,
+		       o.backend,
+		       aws ? "aws ecr get-login-password | podman login ..."
+			   : "az acr login -n REGISTRY",
+		       aws ? "ACCOUNT.dkr.ecr.REGION.amazonaws.com" : "REGISTRY.azurecr.io");
 		free(o.conf);
 		buf_free(&config);
 		return EXIT_CONFIG;

@@ -327,6 +327,9 @@ struct backend_cfg {
 	int parallel;                              /* requests at once; 0 = the backend's default */
 	int all;        /* list: the whole subscription, not one resource group (aci) */
 	int rg_cleanup; /* remove: also an empty resource group Legion made (aci) */
+	/* fargate: NULL for the LEGION_AWS_* variables */
+	const char *subnets, *security_groups, *execution_role;
+	int keep_logs; /* the log group outlives the cluster */
 };
 
 /* One backend: a plugin behind this interface (a function table; its state is in

@@ -15,16 +15,17 @@ _legion_options() {
 		echo "$azure --num-executors= --executor-cores= --executor-memory=" \
 			"--driver-cores= --driver-memory= --master= --keep-alive" \
 			"--conf= --py-files= --jars= --class= --name= --image= --idle-timeout=" \
-			"--detach --file= --parallel= $any"
+			"--detach --file= --parallel= --subnets= --security-groups= --execution-role=" \
+			"--keep-logs $any"
 		;;
 	deploy-master)
 		echo "$azure --driver-cores= --driver-memory= --image=" \
-			"--idle-timeout= $any"
+			"--idle-timeout= --subnets= --security-groups= --execution-role= --keep-logs $any"
 		;;
 	status) echo "$azure -o= --output= --all $any" ;;
 	logs) echo "$azure --job= --container= --tail= --follow $any" ;;
-	delete) echo "$azure --parallel= $any" ;;
-	gc) echo "$azure --parallel= --older-than= $any" ;;
+	delete) echo "$azure --parallel= --keep-logs $any" ;;
+	gc) echo "$azure --parallel= --older-than= --keep-logs $any" ;;
 	auth) echo "--backend= --location= --subscription= $any" ;;
 	esac
 }

@@ -117,7 +117,7 @@ td = ecs.describe_task_definition(taskDefinition=td)['taskDefinition']
 assert (td['cpu'], td['memory']) == ('4096', '8192'), (td['cpu'], td['memory'])"
 }
 
-@test "no subnets or no execution role: exit 78 naming the variable, before any request" {
+@test "no subnets or no execution role: exit 78 naming the variable, before any request; the options stand in" {
 	unset LEGION_AWS_SUBNETS
 	run --separate-stderr legion deploy-master --backend fargate --image example/legion:1
 	[ "$status" -eq 78 ]
@@ -130,6 +130,18 @@ assert (td['cpu'], td['memory']) == ('4096', '8192'), (td['cpu'], td['memory'])"
 	moto_py "
 arns = ecs.list_clusters()['clusterArns']
 assert not any(a.endswith('/$LEGION_ECS_CLUSTER') for a in arns), arns"
+	# the options stand in for the variables
+	unset LEGION_AWS_SUBNETS
+	run --separate-stderr legion deploy-master --backend fargate --image example/legion:1 \
+		--subnets "$MOTO_SUBNET" --execution-role arn:aws:iam::123456789012:role/other
+	echo "$stderr"
+	[ "$status" -eq 69 ]
+	[[ $stderr == *"has no public IP"* ]]
+	id=$(sed -n 's/^legion: starting cluster \(legion-[0-9a-f]*\) .*/\1/p' <<<"$stderr")
+	moto_py "
+td = ecs.list_task_definitions(familyPrefix='$id-master', status='INACTIVE')['taskDefinitionArns'][0]
+assert ecs.describe_task_definition(taskDefinition=td)['taskDefinition']['executionRoleArn'] \\
+    == 'arn:aws:iam::123456789012:role/other'"
 }
 
 @test "status lists seeded Legion tasks as clusters, with the same schema as the other backends" {
@@ -168,14 +180,20 @@ assert 'legion/legion-0000000c' not in [s['Name'] for s in sm.list_secrets()['Se
 assert logs.describe_log_groups(logGroupNamePrefix='/legion/legion-0000000c')['logGroups'] == []"
 }
 
-@test "LEGION_AWS_KEEP_LOGS keeps a deleted cluster's log group" {
+@test "--keep-logs (or LEGION_AWS_KEEP_LOGS=1) keeps a deleted cluster's log group" {
 	seed "$LEGION_ECS_CLUSTER" legion-0000000e legion-0000000e-master:master
-	moto_py "logs.create_log_group(logGroupName='/legion/legion-0000000e')"
-	LEGION_AWS_KEEP_LOGS=1 run --separate-stderr legion delete --backend fargate legion-0000000e
+	seed "$LEGION_ECS_CLUSTER" legion-0000001e legion-0000001e-master:master
+	moto_py "
+logs.create_log_group(logGroupName='/legion/legion-0000000e')
+logs.create_log_group(logGroupName='/legion/legion-0000001e')"
+	run --separate-stderr legion delete --backend fargate --keep-logs legion-0000000e
+	[ "$status" -eq 0 ]
+	LEGION_AWS_KEEP_LOGS=1 run --separate-stderr legion delete --backend fargate legion-0000001e
 	[ "$status" -eq 0 ]
 	[ -z "$(running "$LEGION_ECS_CLUSTER")" ]
 	moto_py "
-assert len(logs.describe_log_groups(logGroupNamePrefix='/legion/legion-0000000e')['logGroups']) == 1"
+assert len(logs.describe_log_groups(logGroupNamePrefix='/legion/legion-0000000e')['logGroups']) == 1
+assert len(logs.describe_log_groups(logGroupNamePrefix='/legion/legion-0000001e')['logGroups']) == 1"
 }
 
 @test "gc stops workers whose master is gone and leaves a cluster whose master runs" {
