@@ -452,14 +452,49 @@ static int master_cluster(const char *name, char *out, size_t n)
 	return 1;
 }
 
+/* The ARNs of the running tasks called any of names: one listing of the ECS cluster
+ * and its DescribeTasks, rather than a ListTasks per name. */
+static int running_named(struct fargate *f, char *const *names, int n, char ***out, int *nout,
+			 int *ex)
+{
+	char **arns = NULL;
+	int na = 0, ng = 0, rc = -1;
+	struct group *gs = NULL;
+	struct task_extra *x = NULL;
+	if (list_arns(f, NULL, 1, &arns, &na, ex) == 0 &&
+	    describe(f, arns, na, &gs, &ng, &x, ex) == 0) {
+		rc = 0;
+		for (int k = 0; k < ng; k++) {
+			int want = 0;
+			for (int i = 0; i < n && !want; i++)
+				want = !strcmp(gs[k].name, names[i]);
+			char **nv = want && x[k].arn
+					    ? realloc(*out, (size_t)(*nout + 1) * sizeof *nv)
+					    : NULL;
+			if (nv) {
+				*out = nv;
+				nv[(*nout)++] = x[k].arn;
+				x[k].arn = NULL;
+			}
+		}
+	}
+	groups_free(gs, ng);
+	extras_free(x, ng);
+	free_arns(arns, na);
+	return rc;
+}
+
 static int f_remove(struct backend *be, char *const *names, int n, int *ex)
 {
 	struct fargate *f = be->ctx;
 	char **arns = NULL;
 	int na = 0, rc = 0;
-	for (int i = 0; i < n; i++)
-		if (list_arns(f, names[i], 1, &arns, &na, ex) < 0)
-			rc = -1;
+	if (n <= 4) { /* by startedBy, one ListTasks each */
+		for (int i = 0; i < n; i++)
+			if (list_arns(f, names[i], 1, &arns, &na, ex) < 0)
+				rc = -1;
+	} else if (running_named(f, names, n, &arns, &na, ex) < 0)
+		rc = -1;
 	if (na > 0 && stop_tasks(f, arns, na, ex) < 0)
 		rc = -1;
 	free_arns(arns, na);
