@@ -219,7 +219,7 @@ logs.create_log_group(logGroupName='/legion/legion-00000011')
 stream = 'legion/spark/' + arn.split('/')[-1]
 logs.create_log_stream(logGroupName='/legion/legion-00000011', logStreamName=stream)
 logs.put_log_events(logGroupName='/legion/legion-00000011', logStreamName=stream,
-    logEvents=[{'timestamp': 1000 + i, 'message': 'line %d' % i} for i in range(3)])"
+    logEvents=[{'timestamp': int(time.time() * 1000) + i, 'message': 'line %d' % i} for i in range(3)])"
 	run --separate-stderr legion logs --backend fargate legion-00000011 --container legion-00000011-master
 	echo "$output $stderr"
 	[ "$status" -eq 0 ]

@@ -44,7 +44,7 @@ moto_env() {
 
 moto_py() {
 	"$MOTO_PY" -c "
-import boto3, json, sys
+import boto3, json, sys, time
 kw = dict(endpoint_url='$MOTO_URL', region_name='us-east-1',
           aws_access_key_id='$MOTO_KEY_ID', aws_secret_access_key='$MOTO_SECRET')
 ecs, sm, logs, ec2 = (boto3.client(s, **kw) for s in ('ecs', 'secretsmanager', 'logs', 'ec2'))
