@@ -18,11 +18,12 @@ LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
 LEGION_OBJS = legion.o submit.o status.o ui.o auth.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
+LEGION_OBJS += sigv4.o awsauth.o ecs.o fargate.o
 HELPERS = helpers/legion-master helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker
 JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o helpers/uiproxy.o
 $(HELPERS:%=$(O)/%): $(B)/helpers/common.o $(B)/proc.o
 $(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(B)/%)
-TESTBINS = t/json_test t/auth_test t/httpd_test
+TESTBINS = t/json_test t/auth_test t/httpd_test t/sigv4_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
 .PHONY: all bin build deps spark browser asan check demo bench fmt fmt-check clean install
@@ -39,7 +40,7 @@ $(DEPS)/.deps-done: mk/deps.sh
 	@sh mk/deps.sh all
 	@touch $@
 
-$(B)/%.o: %.c legion.h cli.h aci.h helpers/helpers.h
+$(B)/%.o: %.c legion.h cli.h aci.h aws.h helpers/helpers.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) -I$(B) $(CPPFLAGS) -c $< -o $@
 
@@ -68,7 +69,11 @@ $(O)/t/auth_test: $(B)/t/auth_test.o $(B)/util.o $(B)/json.o $(B)/http.o $(B)/au
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/bench/fanout: $(B)/bench/fanout.o $(B)/aci.o $(B)/arm.o $(B)/local.o $(B)/proc.o $(B)/backend.o $(B)/auth.o $(CORE:%=$(B)/%)
+$(O)/t/sigv4_test: $(B)/t/sigv4_test.o $(B)/sigv4.o $(B)/util.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/bench/fanout: $(B)/bench/fanout.o $(B)/aci.o $(B)/arm.o $(B)/local.o $(B)/proc.o $(B)/backend.o $(B)/auth.o $(B)/sigv4.o $(B)/awsauth.o $(B)/ecs.o $(B)/fargate.o $(CORE:%=$(B)/%)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -83,7 +88,8 @@ asan:
 # Hadoop Azure connector in pyspark's jars/ (mk/jars.sh), and Azurite for the tests.
 AZURITE_VERSION = 3.35.0
 AZURITE = $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/legion/azurite-$(AZURITE_VERSION)
-spark: $(VENV)/.pyspark-$(PYSPARK_VERSION) $(VENV)/.runtime $(AZURITE)/.installed
+MOTO = $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/legion/moto
+spark: $(VENV)/.pyspark-$(PYSPARK_VERSION) $(VENV)/.runtime $(AZURITE)/.installed $(MOTO)/.installed
 $(VENV)/.pyspark-$(PYSPARK_VERSION):
 	sh mk/deps.sh packages
 	python3 -m venv $(VENV)
@@ -104,6 +110,13 @@ browser:
 	@command -v chromium >/dev/null || { sh mk/deps.sh packages && \
 		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y -qq --no-install-recommends \
 		chromium >/dev/null; }
+# moto (mk/moto.txt) for t/fargate*.bats, in a venv of its own: its boto3 and Flask stay
+# out of Spark's
+$(MOTO)/.installed: mk/moto.txt
+	sh mk/deps.sh packages
+	python3 -m venv $(MOTO)
+	$(MOTO)/bin/pip install -q -r mk/moto.txt
+	touch $@
 
 # The README's first command: a real Spark job on this machine.
 demo: all spark
@@ -118,7 +131,7 @@ bench: all spark
 	@$(MAKE) --no-print-directory $(O)/bench/fanout
 	bash bench/run.sh
 
-FMT_FILES = *.c legion.h cli.h aci.h helpers/*.c helpers/*.h t/*.c bench/*.c
+FMT_FILES = *.c legion.h cli.h aci.h aws.h helpers/*.c helpers/*.h t/*.c bench/*.c
 fmt:
 	clang-format -i $(FMT_FILES)
 

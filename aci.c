@@ -38,13 +38,14 @@ static int a_open_(struct backend *be, const struct backend_cfg *o, int *ex)
 		*ex = EXIT_USAGE;
 		return -1;
 	}
-	if (!arm_name_ok(o->location, 60)) {
-		warnx_("--location: '%s' is not an Azure region name", o->location);
+	const char *loc = o->location ? o->location : "westus";
+	if (!arm_name_ok(loc, 60)) {
+		warnx_("--location: '%s' is not an Azure region name", loc);
 		*ex = EXIT_USAGE;
 		return -1;
 	}
 	snprintf(a->rg, sizeof a->rg, "%s", o->resource_group);
-	snprintf(a->location, sizeof a->location, "%s", o->location);
+	snprintf(a->location, sizeof a->location, "%s", loc);
 	a->parallel = o->parallel > 0 ? o->parallel : 16;
 	a->all = o->all;
 	a->rg_cleanup = o->rg_cleanup;

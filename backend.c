@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct backend_ops *const backends[] = {&backend_local, &backend_aci};
+static const struct backend_ops *const backends[] = {&backend_local, &backend_aci,
+						     &backend_fargate};
 #define NBACKENDS (sizeof backends / sizeof backends[0])
 
 const struct backend_ops *backend_find(const char *name)

@@ -5,6 +5,7 @@
  * and where containers run (the backends).
  */
 #include "cli.h"
+#include "aws.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -51,6 +52,10 @@ enum {
 	O_TAIL,
 	O_CONFIG,
 	O_PORT,
+	O_SUBNETS,
+	O_SECURITY_GROUPS,
+	O_EXECUTION_ROLE,
+	O_KEEP_LOGS,
 	O_HELP = 'h',
 	O_VERBOSE = 'v',
 	O_OUTPUT = 'o',
@@ -73,8 +78,8 @@ static const struct opt {
 	const char *arg, *help;
 } opts_table[] = {
 	{{"backend", required_argument, 0, O_BACKEND},
-	 C_AZURE & ~C_AUTH,
-	 "local|aci",
+	 C_AZURE,
+	 "local|aci|fargate",
 	 "where containers run (default: local, or $LEGION_BACKEND)"},
 	{{"num-executors", required_argument, 0, O_NUM_EXECUTORS},
 	 C_SUBMIT,
@@ -97,9 +102,9 @@ static const struct opt {
 	 "SIZE",
 	 "memory of the driver (default 1g)"},
 	{{"location", required_argument, 0, O_LOCATION},
-	 C_SUBMIT | C_DEPLOY,
+	 C_AZURE,
 	 "REGION",
-	 "Azure region (aci; default westus)"},
+	 "Azure region (aci; default westus) or AWS region (fargate; default $AWS_REGION)"},
 	{{"resource-group", required_argument, 0, O_RESOURCE_GROUP},
 	 C_AZURE & ~C_AUTH,
 	 "RG",
@@ -130,7 +135,7 @@ static const struct opt {
 	{{"image", required_argument, 0, O_IMAGE},
 	 C_SUBMIT | C_DEPLOY,
 	 "IMAGE",
-	 "container image (aci; default $LEGION_IMAGE)"},
+	 "container image (aci, fargate; default $LEGION_IMAGE)"},
 	{{"idle-timeout", required_argument, 0, O_IDLE_TIMEOUT},
 	 C_SUBMIT | C_DEPLOY,
 	 "SECS",
@@ -169,6 +174,22 @@ static const struct opt {
 	 C_UI,
 	 "P",
 	 "the port on 127.0.0.1 (default: a free one)"},
+	{{"subnets", required_argument, 0, O_SUBNETS},
+	 C_SUBMIT | C_DEPLOY,
+	 "ID,..",
+	 "subnets of the tasks (fargate; default $LEGION_AWS_SUBNETS)"},
+	{{"security-groups", required_argument, 0, O_SECURITY_GROUPS},
+	 C_SUBMIT | C_DEPLOY,
+	 "ID,..",
+	 "security groups of the tasks (fargate; default $LEGION_AWS_SECURITY_GROUPS)"},
+	{{"execution-role", required_argument, 0, O_EXECUTION_ROLE},
+	 C_SUBMIT | C_DEPLOY,
+	 "ARN",
+	 "the ECS task execution role (fargate; default $LEGION_AWS_EXECUTION_ROLE)"},
+	{{"keep-logs", no_argument, 0, O_KEEP_LOGS},
+	 C_SUBMIT | C_DEPLOY | C_DELETE | C_GC,
+	 NULL,
+	 "keep the cluster's CloudWatch log group when it is deleted (fargate)"},
 	{{"config", required_argument, 0, O_CONFIG},
 	 C_ALL,
 	 "FILE",
@@ -190,7 +211,8 @@ static const struct command {
 	{"logs", C_LOGS, "[OPTIONS] CLUSTER", "a job's output, or a container's"},
 	{"delete", C_DELETE, "[OPTIONS] CLUSTER", "delete everything a cluster created"},
 	{"gc", C_GC, "[OPTIONS]", "delete stopped or orphaned Legion containers"},
-	{"auth", C_AUTH, "[OPTIONS]", "check the Azure credentials: get a token, print who"},
+	{"auth", C_AUTH, "[OPTIONS]",
+	 "check the credentials (Azure; AWS with --backend fargate): print who they are"},
 	{"ui", C_UI, "[OPTIONS] CLUSTER",
 	 "Spark's web UIs of a cluster on http://127.0.0.1, until Ctrl-C"},
 	{"version", 0, "", "print the version"},
@@ -230,7 +252,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: legion COMMAND [OPTIONS] [ARGS]\n"
 		   "Serverless Apache Spark: a cluster per job, on Azure Container Instances "
-		   "(--backend aci)\nor on this machine (--backend local, the default).\n\n"
+		   "(--backend aci),\nAWS Fargate (--backend fargate) or on this machine "
+		   "(--backend local, the default).\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].what);
@@ -361,6 +384,18 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 		if (parse_int(a, 1, 65535, &o->port) < 0)
 			return bad(o, "--port: '%s' is not a port from 1 to 65535", a);
 		break;
+	case O_SUBNETS:
+	case O_SECURITY_GROUPS:
+		if (!*a || strspn(a, "abcdefghijklmnopqrstuvwxyz0123456789-,") != strlen(a))
+			return bad(o, "--%s: '%s' is not a comma-separated list of ids", name, a);
+		*(c == O_SUBNETS ? &o->subnets : &o->security_groups) = a;
+		break;
+	case O_EXECUTION_ROLE:
+		if (strncmp(a, "arn:", 4) || strcspn(a, " \t\n\"\\") != strlen(a))
+			return bad(o, "--execution-role: '%s' is not an IAM role ARN", a);
+		o->execution_role = a;
+		break;
+	case O_KEEP_LOGS: o->keep_logs = 1; break;
 	case O_OLDER_THAN:
 		if (parse_duration(a, 365 * 86400LL, &o->older_than) < 0)
 			return bad(o,
@@ -375,9 +410,9 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 /* The settings a config file may hold: spark-defaults' "key value" lines, keys named
  * like the options they stand for, plus spark.* keys (as --conf). */
 static const char *const config_keys[] = {
-	"backend",      "location",      "resource-group", "subscription",
-	"image",        "num-executors", "executor-cores", "executor-memory",
-	"driver-cores", "driver-memory", "idle-timeout",   "parallel",
+	"backend",       "location",       "resource-group",  "subscription",    "image",
+	"num-executors", "executor-cores", "executor-memory", "driver-cores",    "driver-memory",
+	"idle-timeout",  "parallel",       "subnets",         "security-groups", "execution-role",
 };
 
 /* Which config file: --config FILE (or --config=FILE) anywhere on the line, else
@@ -578,7 +613,7 @@ static void defaults(struct opts *o)
 	const char *b = getenv("LEGION_BACKEND");
 	o->backend = b && *b ? b : "local";
 	o->backend_from_env = b && *b;
-	o->location = "westus";
+	o->location = NULL; /* each backend has its own default */
 	o->resource_group = "legion";
 	o->num_executors = 2;
 	o->executor_cores = 1;
@@ -744,9 +779,10 @@ out:
 
 static int cmd_auth(struct opts *o)
 {
-	(void)o;
 	struct auth a;
 	int ex;
+	if (!strcmp(o->backend, "fargate"))
+		return fargate_auth(o->location);
 	if (auth_init(&a, &ex) < 0)
 		return ex;
 	const char *tok = auth_token(&a, &ex);
@@ -815,6 +851,10 @@ int open_backend(const struct opts *o, struct backend *be, int *ex)
 		 * to delete one and refuses to recreate it meanwhile; delete, gc and a failed
 		 * deploy-master remove it when Legion made it and nothing is left in it */
 		.rg_cleanup = o->app == NULL,
+		.subnets = o->subnets,
+		.security_groups = o->security_groups,
+		.execution_role = o->execution_role,
+		.keep_logs = o->keep_logs,
 	};
 	be->ops = backend_find(o->backend);
 	be->ctx = NULL;
@@ -881,10 +921,14 @@ int main(int argc, char **argv)
 		return ex;
 	}
 	if ((o.cmd->bit & (C_SUBMIT | C_DEPLOY)) && strcmp(o.backend, "local") && !o.image) {
-		warnx_("no image for the %s backend: build and push yours ('make image', 'az acr "
-		       "login -n REGISTRY', 'podman push'), then give --image or set "
-		       "LEGION_IMAGE=REGISTRY.azurecr.io/legion/spark:" LEGION_VERSION,
-		       o.backend);
+		int aws = !strcmp(o.backend, "fargate");
+		warnx_("no image for the %s backend: build and push yours ('make image', '%s', "
+		       "'podman push'), then give --image or set "
+		       "LEGION_IMAGE=%s/legion/spark:" LEGION_VERSION,
+		       o.backend,
+		       aws ? "aws ecr get-login-password | podman login ..."
+			   : "az acr login -n REGISTRY",
+		       aws ? "ACCOUNT.dkr.ecr.REGION.amazonaws.com" : "REGISTRY.azurecr.io");
 		free(o.conf);
 		buf_free(&config);
 		return EXIT_CONFIG;

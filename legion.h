@@ -334,10 +334,14 @@ int group_tags_json(struct group *g, const struct json *j, int obj);
 
 /* What a backend needs from the command line, and nothing else. */
 struct backend_cfg {
-	const char *location, *resource_group, *subscription; /* aci */
-	int parallel;   /* requests at once; 0 = the backend's default */
+	const char *location;                      /* region, or NULL: the backend's default */
+	const char *resource_group, *subscription; /* aci */
+	int parallel;                              /* requests at once; 0 = the backend's default */
 	int all;        /* list: the whole subscription, not one resource group (aci) */
 	int rg_cleanup; /* remove: also an empty resource group Legion made (aci) */
+	/* fargate: NULL for the LEGION_AWS_* variables */
+	const char *subnets, *security_groups, *execution_role;
+	int keep_logs; /* the log group outlives the cluster */
 };
 
 /* One backend: a plugin behind this interface (a function table; its state is in
@@ -369,8 +373,8 @@ struct backend {
 	const struct backend_ops *ops;
 	void *ctx; /* the backend's own state, from open to close */
 };
-extern const struct backend_ops backend_local, backend_aci;
-/* The backend called name, or NULL; names into out ("local, aci") for messages. */
+extern const struct backend_ops backend_local, backend_aci, backend_fargate;
+/* The backend called name, or NULL; names into out ("local, aci, fargate") for messages. */
 const struct backend_ops *backend_find(const char *name);
 void backend_names(char *out, size_t n);
 /* remove, saying so on stderr, with http_hold set: signals meanwhile do not cancel it.

@@ -212,7 +212,8 @@ int cmd_logs(const struct opts *o)
 	if (o->container) {
 		struct buf b = {0};
 		if (be.ops->logs(&be, o->container, (int)o->tail, &b, &ex) == 0) {
-			fwrite(b.p, 1, b.len, stdout);
+			if (b.len) /* p is NULL while empty */
+				fwrite(b.p, 1, b.len, stdout);
 			if (o->follow)
 				follow_container(&be, o->container, &ex);
 		}

@@ -9,23 +9,24 @@ _legion_commands="submit deploy-master status logs delete gc auth ui version hel
 # The options of a command; those taking a value end in '='.
 _legion_options() {
 	local any="--config= -v --verbose -h --help"
-	local azure="--backend= --resource-group= --subscription="
+	local azure="--backend= --location= --resource-group= --subscription="
 	case $1 in
 	submit)
 		echo "$azure --num-executors= --executor-cores= --executor-memory=" \
-			"--driver-cores= --driver-memory= --location= --master= --keep-alive" \
+			"--driver-cores= --driver-memory= --master= --keep-alive" \
 			"--conf= --py-files= --jars= --class= --name= --image= --idle-timeout=" \
-			"--detach --force --file= --parallel= $any"
+			"--detach --force --file= --parallel= --subnets= --security-groups= --execution-role=" \
+			"--keep-logs $any"
 		;;
 	deploy-master)
-		echo "$azure --driver-cores= --driver-memory= --location= --image=" \
-			"--idle-timeout= $any"
+		echo "$azure --driver-cores= --driver-memory= --image=" \
+			"--idle-timeout= --subnets= --security-groups= --execution-role= --keep-logs $any"
 		;;
 	status) echo "$azure -o= --output= --all $any" ;;
 	logs) echo "$azure --job= --container= --tail= --follow $any" ;;
-	delete) echo "$azure --parallel= $any" ;;
-	gc) echo "$azure --parallel= --older-than= --dry-run $any" ;;
-	auth) echo "--subscription= $any" ;;
+	delete) echo "$azure --parallel= --keep-logs $any" ;;
+	gc) echo "$azure --parallel= --older-than= --keep-logs --dry-run $any" ;;
+	auth) echo "--backend= --location= --subscription= $any" ;;
 	ui) echo "--port= $any" ;;
 	esac
 }
@@ -108,7 +109,7 @@ _legion() {
 	fi
 	if [[ -n $opt ]]; then
 		case $opt in
-		--backend) COMPREPLY=($(compgen -W "local aci" -- "$cur")) ;;
+		--backend) COMPREPLY=($(compgen -W "local aci fargate" -- "$cur")) ;;
 		-o | --output) COMPREPLY=($(compgen -W "json table" -- "$cur")) ;;
 		--keep-alive) COMPREPLY=($(compgen -W "true false" -- "$cur")) ;;
 		--master) COMPREPLY=($(compgen -W "$(_legion_clusters)" -- "$cur")) ;;

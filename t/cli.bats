@@ -192,7 +192,7 @@ parsed() {
 }
 
 @test "--backend nope exits 64" {
-	usage_error "legion: submit: --backend: 'nope' is not a backend (local, aci)" \
+	usage_error "legion: submit: --backend: 'nope' is not a backend (local, aci, fargate)" \
 		"Try 'legion submit --help'." submit --backend nope "$APP"
 }
 
@@ -268,10 +268,10 @@ parsed() {
 @test "an unknown backend is a usage error naming the known ones, from --backend or LEGION_BACKEND" {
 	run --separate-stderr legion status --backend acii
 	[ "$status" -eq 64 ]
-	[[ $stderr == *"--backend: 'acii' is not a backend (local, aci)"* ]]
+	[[ $stderr == *"--backend: 'acii' is not a backend (local, aci, fargate)"* ]]
 	LEGION_BACKEND=acii run --separate-stderr legion status
 	[ "$status" -eq 64 ]
-	[[ $stderr == *"LEGION_BACKEND: 'acii' is not a backend (local, aci)"* ]]
+	[[ $stderr == *"LEGION_BACKEND: 'acii' is not a backend (local, aci, fargate)"* ]]
 	[ -z "$output" ]
 	LEGION_BACKEND=acii run --separate-stderr legion status --backend local
 	[ "$status" -eq 0 ]
@@ -342,7 +342,7 @@ parsed() {
 	printf '# defaults\n\nbackend nope\n' >"$f"
 	run --separate-stderr legion status # the file's backend is used ...
 	[ "$status" -eq 64 ]
-	[[ $stderr == *"'nope' is not a backend (local, aci)"* ]]
+	[[ $stderr == *"'nope' is not a backend (local, aci, fargate)"* ]]
 	run --separate-stderr legion status --backend local # a flag beats the file
 	[ "$status" -eq 0 ]
 	LEGION_BACKEND=local run --separate-stderr legion status # so does the environment

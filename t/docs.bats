@@ -164,10 +164,10 @@ complete_zsh() {
 	run complete_bash legion submit --back
 	[ "$output" = "--backend " ]
 	run complete_bash legion submit --backend ""
-	[ "$output" = "aci local " ]
+	[ "$output" = "aci fargate local " ]
 	# bash splits --backend=VALUE at '='
 	run complete_bash legion gc --backend = ""
-	[ "$output" = "aci local " ]
+	[ "$output" = "aci fargate local " ]
 	run complete_bash legion status --backend = l
 	[ "$output" = "local " ]
 	run complete_bash legion status -o ""
@@ -259,7 +259,7 @@ complete_zsh() {
 	echo "--back: $output"
 	[ "$(echo $output)" = --backend ]
 	run complete_zsh "legion submit --backend "
-	[ "$(echo $output)" = "aci local" ]
+	[ "$(echo $output)" = "aci fargate local" ]
 	run complete_zsh "legion status --output "
 	[ "$(echo $output)" = "json table" ]
 	local c want got
@@ -331,7 +331,7 @@ teardown() {
 	[[ $output == *usage* ]]
 	run bash -c 'source "$1" && COMP_WORDS=(legion submit --backend "") COMP_CWORD=3 &&
 		_legion && echo "${COMPREPLY[*]}"' _ "$root/usr/share/bash-completion/completions/legion"
-	[ "$output" = "local aci" ]
+	[ "$output" = "local aci fargate" ]
 	if command -v mandoc >/dev/null; then
 		mandoc -T ascii "$root/usr/share/man/man1/legion.1" | grep -q 'legion submit'
 	fi

@@ -1,6 +1,6 @@
 # t/test_helper.bash: what every suite loads first (`load test_helper`). It sandboxes
 # HOME, XDG_* and LEGION_HOME into the test's temp dir, puts the repo root first on
-# PATH, drops the caller's Azure and Legion settings, and sets:
+# PATH, drops the caller's Azure, AWS and Legion settings, and sets:
 #   ROOT    the repo root
 #   LEGION  the binary under test: $ROOT/legion, or $LEGION_BIN (e.g. build/asan/legion,
 #           relative to ROOT); `legion` on PATH is that binary too
@@ -21,7 +21,7 @@ export ROOT LEGION
 # through LEGION_CACHE_VENV (local.c looks there when the sandboxed HOME has none).
 if [ -z "${_LEGION_TEST_CLEAN:-}" ]; then
 	export LEGION_CACHE_VENV=${LEGION_CACHE_VENV:-${LEGION_VENV:-${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/legion/venv}}}
-	for _v in "${!AZURE_@}" "${!LEGION_@}" APP_ID PASSWORD TENANT_ID; do
+	for _v in "${!AZURE_@}" "${!AWS_@}" "${!LEGION_@}" APP_ID PASSWORD TENANT_ID; do
 		case $_v in LEGION_BIN | LEGION_CACHE_VENV) continue ;; esac
 		unset "$_v"
 	done
