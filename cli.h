@@ -12,7 +12,8 @@ struct command;
 struct opts {
 	const struct command *cmd; /* legion.c's */
 	const char *backend, *location, *resource_group, *subscription, *master, *name, *image,
-		*klass, *py_files, *jars, *output, *job, *container, *app, *cluster;
+		*klass, *py_files, *jars, *output, *job, *container, *app, *cluster, *subnet,
+		*identity;
 	long long num_executors, executor_cores, executor_mem_mb, driver_cores, driver_mem_mb,
 		idle_timeout, parallel, tail, older_than;
 	int keep_alive, detach, follow, all;

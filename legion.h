@@ -323,6 +323,11 @@ int group_tags_json(struct group *g, const struct json *j, int obj);
 /* What a backend needs from the command line, and nothing else. */
 struct backend_cfg {
 	const char *location, *resource_group, *subscription; /* aci */
+	/* aci: every group on this subnet (a Microsoft.Network subnet resource id: private
+	 * addresses only, no DNS label), and pulling through this user-assigned identity
+	 * (a Microsoft.ManagedIdentity resource id); NULL for neither. Registry passwords
+	 * are the backend's to read (LEGION_REGISTRY_USERNAME / _PASSWORD). */
+	const char *subnet, *identity;
 	int parallel;   /* requests at once; 0 = the backend's default */
 	int all;        /* list: the whole subscription, not one resource group (aci) */
 	int rg_cleanup; /* remove: also an empty resource group Legion made (aci) */
@@ -365,6 +370,9 @@ int backend_delete(struct backend *be, char *const *names, int n);
 /* ---- cluster.c: a cluster's credentials and its master's job API (pinned TLS) ------- */
 
 #define JOB_API_PORT 7090
+/* The job API's version: GET /v1/health answers {"ok":true,"version":LEGION_VERSION,
+ * "api":JOB_API_VERSION}; the CLI warns when a master speaks another. */
+#define JOB_API_VERSION 1
 
 /* What the CLI knows of a cluster: where its job API is and the secrets to use it. */
 struct cluster {
