@@ -15,11 +15,11 @@ _legion_options() {
 		echo "$azure --num-executors= --executor-cores= --executor-memory=" \
 			"--driver-cores= --driver-memory= --location= --master= --keep-alive" \
 			"--conf= --py-files= --jars= --class= --name= --image= --idle-timeout=" \
-			"--detach --file= --parallel= $any"
+			"--detach --file= --parallel= --subnet= --identity= $any"
 		;;
 	deploy-master)
 		echo "$azure --driver-cores= --driver-memory= --location= --image=" \
-			"--idle-timeout= $any"
+			"--idle-timeout= --subnet= --identity= $any"
 		;;
 	status) echo "$azure -o= --output= --all $any" ;;
 	logs) echo "$azure --job= --container= --tail= --follow $any" ;;
