@@ -26,7 +26,7 @@ $(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(B)/%)
 TESTBINS = t/json_test t/auth_test t/httpd_test t/sigv4_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
-.PHONY: all bin build deps spark browser asan check demo bench fmt fmt-check clean install
+.PHONY: all bin build deps spark browser asan check demo bench fmt fmt-check clean install image
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -117,6 +117,11 @@ $(MOTO)/.installed: mk/moto.txt
 	python3 -m venv $(MOTO)
 	$(MOTO)/bin/pip install -q -r mk/moto.txt
 	touch $@
+# The Spark image for the aci backend, IMAGE_REPO:VERSION (legion's version), with
+# podman or docker, whichever is installed (mk/image.sh image); push it yourself.
+IMAGE_REPO ?= legion/spark
+image:
+	LEGION_IMAGE_REPO=$(IMAGE_REPO) sh mk/image.sh image
 
 # The README's first command: a real Spark job on this machine.
 demo: all spark

@@ -1,8 +1,9 @@
 /*
  * aci.c: the aci backend: container groups on Azure Container Instances through the
  * ARM REST API (PUT/GET/DELETE containerGroups, list by tag, container logs), with
- * Entra ID tokens from auth.c and parallel fan-out through http_do_many. Leaves out
- * VNets, registries with credentials and GPU SKUs.
+ * Entra ID tokens from auth.c and parallel fan-out through http_do_many; a VNet subnet,
+ * private registries (password or user-assigned identity). Leaves out GPU SKUs, Spot
+ * (refused for groups with inbound connections) and volumes.
  */
 #include "aci.h"
 
@@ -19,6 +20,49 @@ static void group_url(const struct aci *a, const char *name, char *out, size_t n
 }
 
 static void a_close(struct backend *be);
+
+/* --subnet, --identity and LEGION_REGISTRY_USERNAME / _PASSWORD into a. */
+static int pull_and_net(struct aci *a, const struct backend_cfg *o, int *ex)
+{
+	if (o->subnet && !arm_id_ok(o->subnet, "Microsoft.Network/virtualNetworks", "subnets")) {
+		warnx_("--subnet: '%s' is not a subnet id (/subscriptions/SUB/resourceGroups/RG/"
+		       "providers/Microsoft.Network/virtualNetworks/VNET/subnets/NAME)",
+		       o->subnet);
+		*ex = EXIT_USAGE;
+		return -1;
+	}
+	if (o->identity &&
+	    !arm_id_ok(o->identity, "Microsoft.ManagedIdentity/userAssignedIdentities", NULL)) {
+		warnx_("--identity: '%s' is not a user-assigned identity id (/subscriptions/SUB/"
+		       "resourceGroups/RG/providers/Microsoft.ManagedIdentity/"
+		       "userAssignedIdentities/NAME)",
+		       o->identity);
+		*ex = EXIT_USAGE;
+		return -1;
+	}
+	snprintf(a->subnet, sizeof a->subnet, "%s", o->subnet ? o->subnet : "");
+	snprintf(a->identity, sizeof a->identity, "%s", o->identity ? o->identity : "");
+	const char *u = getenv("LEGION_REGISTRY_USERNAME"), *p = getenv("LEGION_REGISTRY_PASSWORD");
+	int hu = u && *u, hp = p && *p;
+	if (hu != hp) {
+		warnx_("%s is set but %s is not: the registry needs both",
+		       hu ? "LEGION_REGISTRY_USERNAME" : "LEGION_REGISTRY_PASSWORD",
+		       hu ? "LEGION_REGISTRY_PASSWORD" : "LEGION_REGISTRY_USERNAME");
+		*ex = EXIT_CONFIG;
+		return -1;
+	}
+	if (hu && o->identity) {
+		warnx_("--identity and LEGION_REGISTRY_USERNAME/_PASSWORD are two ways to pull the "
+		       "image: give one");
+		*ex = EXIT_USAGE;
+		return -1;
+	}
+	if (hu && (!(a->reg_user = strdup(u)) || !(a->reg_pass = strdup(p)))) {
+		*ex = EXIT_SOFTWARE;
+		return -1;
+	}
+	return 0;
+}
 
 static int a_open_(struct backend *be, const struct backend_cfg *o, int *ex)
 {
@@ -44,6 +88,8 @@ static int a_open_(struct backend *be, const struct backend_cfg *o, int *ex)
 		*ex = EXIT_USAGE;
 		return -1;
 	}
+	if (pull_and_net(a, o, ex) < 0)
+		return -1;
 	snprintf(a->rg, sizeof a->rg, "%s", o->resource_group);
 	snprintf(a->location, sizeof a->location, "%s", loc);
 	a->parallel = o->parallel > 0 ? o->parallel : 16;
@@ -90,6 +136,10 @@ static void a_close(struct backend *be)
 	if (a) {
 		auth_free(&a->auth);
 		memset(a->authz, 0, sizeof a->authz);
+		if (a->reg_pass)
+			memset(a->reg_pass, 0, strlen(a->reg_pass));
+		free(a->reg_pass);
+		free(a->reg_user);
 		free(a);
 	}
 	be->ctx = NULL;
@@ -107,6 +157,59 @@ static void jw_ports(struct jw *w, const int *ports, int n)
 	jw_end(w);
 }
 
+/* The registry of an image reference: its first part when that names a host (a dot, a
+ * port, or localhost), else Docker Hub's. */
+static void image_server(const char *image, char *out, size_t n)
+{
+	size_t k = strcspn(image, "/");
+	if (image[k] == '/' && (memchr(image, '.', k) || memchr(image, ':', k) ||
+				(k == 9 && !strncmp(image, "localhost", 9))))
+		snprintf(out, n, "%.*s", (int)k, image);
+	else
+		snprintf(out, n, "index.docker.io");
+}
+
+/* How ACI pulls g's image: imageRegistryCredentials (the password only in its own
+ * field, which ACI never returns) through --identity or LEGION_REGISTRY_*. */
+static void jw_registry(struct jw *w, const struct aci *a, const struct group *g)
+{
+	char server[256];
+	if (!a->identity[0] && !a->reg_user)
+		return;
+	image_server(g->image, server, sizeof server);
+	jw_arr(w, "imageRegistryCredentials");
+	jw_obj(w, NULL);
+	jw_str(w, "server", server);
+	if (a->identity[0])
+		jw_str(w, "identity", a->identity);
+	else {
+		jw_str(w, "username", a->reg_user);
+		jw_str(w, "password", a->reg_pass);
+	}
+	jw_end(w);
+	jw_end(w);
+}
+
+/* The group's address: public with its DNS label, or with --subnet private on the
+ * subnet (no label: peers use the address). */
+static void jw_address(struct jw *w, const struct aci *a, const struct group *g, const int *ports,
+		       int np)
+{
+	if (a->subnet[0]) {
+		jw_arr(w, "subnetIds");
+		jw_obj(w, NULL);
+		jw_str(w, "id", a->subnet);
+		jw_end(w);
+		jw_end(w);
+	}
+	jw_obj(w, "ipAddress");
+	jw_str(w, "type", a->subnet[0] ? "Private" : "Public");
+	if (g->dns_label && !a->subnet[0])
+		jw_str(w, "dnsNameLabel", g->dns_label);
+	jw_ports(w, ports, np);
+	jw_end(w);
+}
+
 /* The ARM document for one group: secrets only as secureValue. Owned. */
 static char *group_body(const struct aci *a, const struct group *g)
 {
@@ -117,6 +220,15 @@ static char *group_body(const struct aci *a, const struct group *g)
 	struct jw w = {0};
 	jw_obj(&w, NULL);
 	jw_str(&w, "location", a->location);
+	if (a->identity[0]) { /* the group holds the identity that pulls its image */
+		jw_obj(&w, "identity");
+		jw_str(&w, "type", "UserAssigned");
+		jw_obj(&w, "userAssignedIdentities");
+		jw_obj(&w, a->identity);
+		jw_end(&w);
+		jw_end(&w);
+		jw_end(&w);
+	}
 	jw_obj(&w, "tags");
 	for (int i = 0; i < g->ntags; i++)
 		jw_str(&w, g->tags[i].name, g->tags[i].value);
@@ -140,7 +252,7 @@ static char *group_body(const struct aci *a, const struct group *g)
 		jw_str(&w, g->env[i].secure ? "secureValue" : "value", g->env[i].value);
 		jw_end(&w);
 	}
-	if (g->dns_label) { /* the name peers use must resolve to the container itself */
+	if (g->dns_label && !a->subnet[0]) { /* peers' name for it must resolve to itself */
 		char fqdn[256];
 		snprintf(fqdn, sizeof fqdn, "%s.%s.azurecontainer.io", g->dns_label, a->location);
 		jw_obj(&w, NULL);
@@ -160,12 +272,8 @@ static char *group_body(const struct aci *a, const struct group *g)
 	jw_end(&w); /* container properties */
 	jw_end(&w); /* container */
 	jw_end(&w); /* containers */
-	jw_obj(&w, "ipAddress");
-	jw_str(&w, "type", "Public");
-	if (g->dns_label)
-		jw_str(&w, "dnsNameLabel", g->dns_label);
-	jw_ports(&w, ports, np);
-	jw_end(&w); /* ipAddress */
+	jw_registry(&w, a, g);
+	jw_address(&w, a, g, ports, np);
 	jw_end(&w); /* properties */
 	jw_end(&w);
 	return jw_finish(&w, NULL);

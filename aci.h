@@ -24,6 +24,9 @@ struct aci {
 	int parallel, all;
 	int rg_cleanup; /* drop the resource group once empty, if Legion made it */
 	long long provision_ms;
+	char subnet[512];              /* --subnet: private addresses only, or "" */
+	char identity[512];            /* --identity: pulls through this identity, or "" */
+	char *reg_user, *reg_pass;     /* owned (the password wiped at close), or NULL */
 	char authz[4096];              /* "Authorization: Bearer ..." for the current token */
 	struct http_throttle throttle; /* ARM's, carried from one fan-out to the next */
 };
@@ -58,6 +61,10 @@ int arm_url(const struct aci *a, char *out, size_t n, const char *rest, ...)
 int pick_subscription(struct aci *a, int *ex);
 /* 1 when s is 1..max of letters, digits and -_.() (resource group, region names). */
 int arm_name_ok(const char *s, size_t max);
+/* 1 when id is an ARM resource id /subscriptions/S/resourceGroups/G/providers/TYPE/NAME
+ * (TYPE "Namespace/type", matched in any case), followed by /CHILD/NAME when child is
+ * given ("subnets"), and nothing else. */
+int arm_id_ok(const char *id, const char *type, const char *child);
 /* Creates the resource group (tagged legion-managed) unless it exists. */
 int ensure_rg(struct aci *a, int *ex);
 /* Deletes the resource group when Legion made it and it is empty. */

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ARM's error code ({"error":{"code"}}) of an answer into code ("" when none). */
 void arm_code(const struct http_resp *r, char *code, size_t n)
@@ -87,6 +88,11 @@ void arm_advise(const struct aci *a, const struct http_resp *r)
 		warnx_("check the identity's role (Contributor) on subscription %s or on resource "
 		       "group %s",
 		       a->sub, a->rg);
+	else if (!strcmp(code, "InaccessibleImage"))
+		warnx_("ACI could not pull the image: check --image, and for a private registry "
+		       "set LEGION_REGISTRY_USERNAME and LEGION_REGISTRY_PASSWORD, or give "
+		       "--identity "
+		       "(a user-assigned identity with AcrPull on the registry)");
 	else if (!strcmp(code, "SubscriptionNotFound"))
 		warnx_("this identity sees no subscription %s: check --subscription and "
 		       "AZURE_SUBSCRIPTION_ID",
@@ -236,6 +242,44 @@ int arm_name_ok(const char *s, size_t max)
 		      (s[i] >= '0' && s[i] <= '9') || strchr("-_.()", s[i])))
 			return 0;
 	return 1;
+}
+
+/* One segment of a resource id: a name (letters, digits, -_.()), at most 128. */
+static const char *id_name(const char *p)
+{
+	size_t n = strcspn(p, "/");
+	char name[129];
+	if (n == 0 || n >= sizeof name)
+		return NULL;
+	memcpy(name, p, n);
+	name[n] = '\0';
+	return arm_name_ok(name, 128) ? p + n : NULL;
+}
+
+/* p's next segment is word (any case); returns what follows it. */
+static const char *id_word(const char *p, const char *word)
+{
+	size_t n = strlen(word);
+	if (p[0] != '/' || strncasecmp(p + 1, word, n) || (p[n + 1] && p[n + 1] != '/'))
+		return NULL;
+	return p + n + 1;
+}
+
+int arm_id_ok(const char *id, const char *type, const char *child)
+{
+	const char *p = id;
+	char ns[128], tp[128];
+	const char *slash = strchr(type, '/');
+	snprintf(ns, sizeof ns, "%.*s", (int)(slash - type), type);
+	snprintf(tp, sizeof tp, "%s", slash + 1);
+	if (strlen(id) >= 512 || !(p = id_word(p, "subscriptions")) || *p++ != '/' ||
+	    !(p = id_name(p)) || !(p = id_word(p, "resourceGroups")) || *p++ != '/' ||
+	    !(p = id_name(p)) || !(p = id_word(p, "providers")) || !(p = id_word(p, ns)) ||
+	    !(p = id_word(p, tp)) || *p++ != '/' || !(p = id_name(p)))
+		return 0;
+	if (child && (!(p = id_word(p, child)) || *p++ != '/' || !(p = id_name(p))))
+		return 0;
+	return *p == '\0';
 }
 
 /* Creates the resource group (tagged as Legion's) unless it exists; one being deleted

@@ -56,6 +56,8 @@ enum {
 	O_SECURITY_GROUPS,
 	O_EXECUTION_ROLE,
 	O_KEEP_LOGS,
+	O_SUBNET,
+	O_IDENTITY,
 	O_HELP = 'h',
 	O_VERBOSE = 'v',
 	O_OUTPUT = 'o',
@@ -136,6 +138,14 @@ static const struct opt {
 	 C_SUBMIT | C_DEPLOY,
 	 "IMAGE",
 	 "container image (aci, fargate; default $LEGION_IMAGE)"},
+	{{"subnet", required_argument, 0, O_SUBNET},
+	 C_SUBMIT | C_DEPLOY,
+	 "SUBNET_ID",
+	 "every container on this VNet subnet, private addresses only (aci)"},
+	{{"identity", required_argument, 0, O_IDENTITY},
+	 C_SUBMIT | C_DEPLOY,
+	 "IDENTITY_ID",
+	 "pull the image with this user-assigned managed identity (aci)"},
 	{{"idle-timeout", required_argument, 0, O_IDLE_TIMEOUT},
 	 C_SUBMIT | C_DEPLOY,
 	 "SECS",
@@ -355,6 +365,8 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 	case O_CLASS: o->klass = a; break;
 	case O_NAME: o->name = a; break;
 	case O_IMAGE: o->image = a; break;
+	case O_SUBNET: o->subnet = a; break; /* checked by the backend */
+	case O_IDENTITY: o->identity = a; break;
 	case O_IDLE_TIMEOUT:
 		if (parse_duration(a, 7 * 86400, &o->idle_timeout) < 0 || o->idle_timeout < 1)
 			return bad(o, "--idle-timeout: '%s' is not a duration from 1s to 7d", a);
@@ -413,6 +425,7 @@ static const char *const config_keys[] = {
 	"backend",       "location",       "resource-group",  "subscription",    "image",
 	"num-executors", "executor-cores", "executor-memory", "driver-cores",    "driver-memory",
 	"idle-timeout",  "parallel",       "subnets",         "security-groups", "execution-role",
+	"subnet",        "identity",
 };
 
 /* Which config file: --config FILE (or --config=FILE) anywhere on the line, else
@@ -845,6 +858,8 @@ int open_backend(const struct opts *o, struct backend *be, int *ex)
 		.location = o->location,
 		.resource_group = o->resource_group,
 		.subscription = o->subscription,
+		.subnet = o->subnet,
+		.identity = o->identity,
 		.parallel = (int)o->parallel,
 		.all = o->all,
 		/* submit leaves an empty resource group for the next run: ARM takes a while

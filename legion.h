@@ -336,7 +336,12 @@ int group_tags_json(struct group *g, const struct json *j, int obj);
 struct backend_cfg {
 	const char *location;                      /* region, or NULL: the backend's default */
 	const char *resource_group, *subscription; /* aci */
-	int parallel;                              /* requests at once; 0 = the backend's default */
+	/* aci: every group on this subnet (a Microsoft.Network subnet resource id: private
+	 * addresses only, no DNS label), and pulling through this user-assigned identity
+	 * (a Microsoft.ManagedIdentity resource id); NULL for neither. Registry passwords
+	 * are the backend's to read (LEGION_REGISTRY_USERNAME / _PASSWORD). */
+	const char *subnet, *identity;
+	int parallel;   /* requests at once; 0 = the backend's default */
 	int all;        /* list: the whole subscription, not one resource group (aci) */
 	int rg_cleanup; /* remove: also an empty resource group Legion made (aci) */
 	/* fargate: NULL for the LEGION_AWS_* variables */
@@ -384,6 +389,9 @@ int backend_delete(struct backend *be, char *const *names, int n);
 /* ---- cluster.c: a cluster's credentials and its master's job API (pinned TLS) ------- */
 
 #define JOB_API_PORT 7090
+/* The job API's version: GET /v1/health answers {"ok":true,"version":LEGION_VERSION,
+ * "api":JOB_API_VERSION}; the CLI warns when a master speaks another. */
+#define JOB_API_VERSION 1
 
 /* What the CLI knows of a cluster: where its job API is and the secrets to use it. */
 struct cluster {

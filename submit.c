@@ -137,6 +137,28 @@ static int worker_group(const struct opts *o, const struct cluster *m, const cha
 	return 0;
 }
 
+/* One line on stderr when the master's helpers speak another job API than this CLI
+ * (an image built for another legion: its /v1/health says which). */
+static void check_api(const struct http_resp *r)
+{
+	struct json j = {0};
+	long long api = -1;
+	char version[32] = "";
+	if (json_parse(&j, r->body.p, r->body.len, NULL) == 0) {
+		json_int(&j, json_get(&j, 0, "api"), &api);
+		json_strcpy(&j, json_get(&j, 0, "version"), version, sizeof version);
+	}
+	json_free(&j);
+	char speaks[32] = "no job API version";
+	if (api >= 0)
+		snprintf(speaks, sizeof speaks, "job API %lld", api);
+	if (api != JOB_API_VERSION)
+		warnx_("warning: the master's helpers (legion %s) speak %s, this legion %s speaks "
+		       "%d: build and push its image ('make image' tags it %s)",
+		       version[0] ? version : "before 0.1.0", speaks, LEGION_VERSION,
+		       JOB_API_VERSION, LEGION_VERSION);
+}
+
 /* Polls the job API until it answers, the master's container ends, or the deadline. A
  * GET that fails is not an answer: only a master the backend says is gone or ended is
  * reported so. */
@@ -154,6 +176,8 @@ static int wait_master(struct backend *be, const struct cluster *m, const char *
 		struct http_resp r = {0};
 		int ok = cluster_call(m, "GET", "/v1/health", NULL, 0, 1, 3000, &r) == 0 &&
 			 r.status == 200;
+		if (ok)
+			check_api(&r);
 		http_resp_free(&r);
 		if (ok)
 			return 0;

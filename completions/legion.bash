@@ -15,12 +15,13 @@ _legion_options() {
 		echo "$azure --num-executors= --executor-cores= --executor-memory=" \
 			"--driver-cores= --driver-memory= --master= --keep-alive" \
 			"--conf= --py-files= --jars= --class= --name= --image= --idle-timeout=" \
-			"--detach --force --file= --parallel= --subnets= --security-groups= --execution-role=" \
-			"--keep-logs $any"
+			"--detach --force --file= --parallel= --subnet= --identity= --subnets=" \
+			"--security-groups= --execution-role= --keep-logs $any"
 		;;
 	deploy-master)
 		echo "$azure --driver-cores= --driver-memory= --image=" \
-			"--idle-timeout= --subnets= --security-groups= --execution-role= --keep-logs $any"
+			"--idle-timeout= --subnet= --identity= --subnets= --security-groups=" \
+			"--execution-role= --keep-logs $any"
 		;;
 	status) echo "$azure -o= --output= --all $any" ;;
 	logs) echo "$azure --job= --container= --tail= --follow $any" ;;

@@ -417,6 +417,9 @@ static int allowed(const char *allow, const char *m)
 	return 0;
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static void route(struct req *r)
 {
 	const char *p = r->path, *m = r->method;
@@ -465,8 +468,9 @@ static void route(struct req *r)
 	if (rc != 0)
 		return;
 	switch (what) {
-	case HEALTH: {
-		static const char ok[] = "{\"ok\":true}";
+	case HEALTH: { /* the CLI compares api with its own JOB_API_VERSION */
+		static const char ok[] = "{\"ok\":true,\"version\":\"" LEGION_VERSION
+					 "\",\"api\":" STR(JOB_API_VERSION) "}";
 		httpd_reply_json(r, 200, ok, sizeof ok - 1, NULL);
 		break;
 	}

@@ -1,6 +1,12 @@
 #!/bin/sh
-# Builds Legion's images with podman on a machine with no Docker engine and no
-# registry (see the Dockerfile and the README's "Images"). Each step is done once:
+# Builds Legion's images (see the Dockerfile and the README's "Images").
+#   image  what `make image` runs: the spark image, LEGION_IMAGE_REPO:VERSION (default
+#          legion/spark:VERSION, VERSION = legion's), with whichever of podman or docker
+#          is installed (podman first; LEGION_IMAGE_ENGINE=podman|docker picks one). With
+#          podman the base is made as in `base` when missing; docker pulls
+#          debian:bookworm-slim. Exit 69 when neither engine is there or answers.
+# The steps below use podman, on a machine with no Docker engine and no registry; each
+# is done once:
 #   setup  apt-get install podman debootstrap runc; write /etc/containers/containers.conf
 #          and storage.conf (only when absent, or when this script wrote them)
 #   base   local/debian:bookworm from `debootstrap --variant=minbase`, trimmed like the
@@ -15,6 +21,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
+ENGINE=podman
 BASE=${LEGION_IMAGE_BASE:-local/debian:bookworm}
 MIRROR=${LEGION_IMAGE_MIRROR:-http://deb.debian.org/debian}
 VERSION=$(sed -n 's/^#define LEGION_VERSION "\(.*\)"/\1/p' legion.h)
@@ -111,8 +118,12 @@ slim() {
 }
 
 base() {
+	case $BASE in local/debian:*) ;; *) return 0 ;; esac # the build pulls it
 	if podman image exists "$BASE"; then return 0; fi
-	case $BASE in local/debian:*) ;; *) say "fatal: no image $BASE and only local/debian:SUITE can be made here"; exit 1 ;; esac
+	if ! command -v debootstrap >/dev/null 2>&1; then
+		say "fatal: no image $BASE, and debootstrap (which makes it) is not installed: 'mk/image.sh setup' installs it, or LEGION_IMAGE_BASE=debian:bookworm-slim pulls one"
+		exit 69
+	fi
 	suite=${BASE#local/debian:}
 	root=$(mktemp -d "${TMPDIR:-/var/tmp}/legion-rootfs.XXXXXX")
 	trap '$SUDO rm -rf "$root"' EXIT
@@ -126,9 +137,42 @@ base() {
 	say "imported $BASE"
 }
 
+# pick_engine: podman, else docker (or LEGION_IMAGE_ENGINE), into ENGINE; exit 69 when
+# there is none, or docker's engine does not answer.
+pick_engine() {
+	want=${LEGION_IMAGE_ENGINE:-}
+	case $want in '' | podman | docker) ;; *) say "fatal: LEGION_IMAGE_ENGINE: '$want' is not podman or docker"; exit 64 ;; esac
+	for e in ${want:-podman docker}; do
+		if command -v "$e" >/dev/null 2>&1; then ENGINE=$e; break; fi
+		ENGINE=
+	done
+	if [ -z "$ENGINE" ]; then
+		if [ -n "$want" ]; then what="$want is"; else what="neither podman nor docker is"; fi
+		say "fatal: $what installed: install one ('mk/image.sh setup' installs podman)"
+		exit 69
+	fi
+	if [ "$ENGINE" = docker ] && ! docker info >/dev/null 2>&1; then
+		say "fatal: docker is installed but its engine does not answer ('docker info'): start it, or install podman"
+		exit 69
+	fi
+	[ "$ENGINE" = podman ] || BASE=${LEGION_IMAGE_BASE:-debian:bookworm-slim}
+}
+
+# image: the spark image as LEGION_IMAGE_REPO:VERSION; its name on stdout.
+image() {
+	pick_engine
+	[ "$ENGINE" = docker ] || base
+	build spark "${LEGION_IMAGE_REPO:-legion/spark}:$VERSION"
+	say "built $tag: push it ('podman push' or 'docker push' $tag, after 'az acr login -n REGISTRY' or '$ENGINE login'), then LEGION_IMAGE=$tag"
+	echo "$tag"
+}
+
+# build TARGET [TAG]: one Dockerfile target with $ENGINE, tagged TAG (default
+# legion/TARGET:VERSION).
 build() {
-	say "podman build --target $1 -t legion/$1:$VERSION"
 	target=$1
+	tag=${2:-legion/$1:$VERSION}
+	say "$ENGINE build --target $target -t $tag"
 	set --
 	if [ "$target" = spark ]; then
 		set -- --build-arg PYSPARK_VERSION="$(sed -n 's/^PYSPARK_VERSION = //p' Makefile)"
@@ -136,23 +180,25 @@ build() {
 		# intercepts TLS), mounted for the build only.
 		[ -z "${PIP_INDEX_URL:-}" ] || set -- "$@" --build-arg PIP_INDEX="$PIP_INDEX_URL"
 		cert=${PIP_CERT:-$(python3 -m pip config get global.cert 2>/dev/null || true)}
-		[ -z "$cert" ] || [ ! -f "$cert" ] ||
+		# (docker build mounts nothing: there pip trusts the image's own CA bundle)
+		[ -z "$cert" ] || [ ! -f "$cert" ] || [ "$ENGINE" != podman ] ||
 			set -- "$@" -v "$cert:/run/pip-ca.crt:ro" --build-arg PIP_CA=/run/pip-ca.crt
 	fi
 	log=${TMPDIR:-/tmp}/legion-image-$target.log
 	# shellcheck disable=SC2086
-	podman build --network host --build-arg BASE="$BASE" "$@" ${PODMAN_BUILD_FLAGS:-} \
-		--target "$target" -t "legion/$target:$VERSION" . >"$log" 2>&1 || {
+	$ENGINE build --network host --build-arg BASE="$BASE" "$@" ${PODMAN_BUILD_FLAGS:-} \
+		--target "$target" -t "$tag" . >"$log" 2>&1 || {
 		tail -n 40 "$log" >&2
-		say "fatal: podman build --target $target failed (all of it in $log)"
+		say "fatal: $ENGINE build --target $target failed (all of it in $log)"
 		exit 1
 	}
 }
 
 case ${1:-all} in
+image) image ;;
 setup) setup ;;
 base) base ;;
 cli | spark) build "$1" ;;
 all) setup; base; build cli; build spark ;;
-*) echo "usage: mk/image.sh [setup|base|cli|spark|all]" >&2; exit 64 ;;
+*) echo "usage: mk/image.sh [image|setup|base|cli|spark|all]" >&2; exit 64 ;;
 esac

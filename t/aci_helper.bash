@@ -4,6 +4,7 @@
 #
 #   aci_stubs DIR          writes DIR/legion-master and DIR/legion-worker (python3); put DIR
 #                          first on PATH *before* fake_azure_start so the emulator runs them
+#   $ACI_STUB_DIR/master-health: when present, the JSON the master's /v1/health answers
 #   stub_mode ROLE MODE    how the next stand-ins of ROLE (master|worker) behave:
 #                          master: serve (default) | silent (runs, never answers) | exit
 #                          worker: register (default) | silent (runs, never registers)
@@ -74,8 +75,11 @@ class H(http.server.BaseHTTPRequestHandler):
         if not self.authed():
             return
         p = self.path
-        if p == "/v1/health":
-            return self.send(200, {"ok": True})
+        if p == "/v1/health":  # what legion-jobd answers, or what master-health says
+            try:
+                return self.send(200, json.load(open(os.path.join(ctl, "master-health"))))
+            except OSError:
+                return self.send(200, {"ok": True, "version": "stub", "api": 1})
         if p == "/v1/status":
             try:  # how long the stand-in claims to have had no job (file master-idle)
                 idle = int(open(os.path.join(ctl, "master-idle")).read())

@@ -605,7 +605,7 @@ expect_aad() {
 	body=$(cg_body 1 1 '["sh","-c","echo hi; echo ip=$CONTAINER_IP group=$CONTAINER_GROUP sec=$SEC plain=$PLAIN; exit 3"]' |
 		jq -c '.properties.containers[0].properties.environmentVariables = [
 			{name: "SEC", secureValue: "s3cr3t"}, {name: "PLAIN", value: "p1"}]
-			| .properties.ipAddress = {type: "Private", ports: [{port: 7090}]}
+			| .properties.ipAddress = {type: "Public", ports: [{port: 7090}]}
 			| .properties.containers[0].properties.ports = [{port: 7090}]')
 	put_group cg-x "$body"
 	wait_state cg-x Failed
