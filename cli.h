@@ -19,6 +19,16 @@ struct opts {
 	int backend_from_env; /* backend came from LEGION_BACKEND */
 	const char **conf;
 	int nconf;
+	/* spark-submit's options (README: spark-submit's options) */
+	const char *files, *archives, *packages, *repositories, *exclude_packages, *properties_file,
+		*driver_java_options, *driver_class_path, *driver_library_path;
+	long long total_cores;        /* --total-executor-cores, 0 = not given */
+	int num_executors_set;        /* --num-executors (or the config file) gave it */
+	int nconf_file;               /* conf[0..nconf_file) came from the config file */
+	int log_level, log_level_set; /* enum log_level: Spark lines shown on stderr */
+	char *props_data;             /* --properties-file's text (owned) */
+	const char **props;           /* its "key=value" entries, into props_data (owned) */
+	int nprops;
 	char **app_args;
 	int napp_args;
 };
@@ -28,6 +38,24 @@ extern volatile sig_atomic_t got_signal;
 int interrupted(void);
 /* Opens o->backend (parsed and known: legion.c checks) with what it needs from o. */
 int open_backend(const struct opts *o, struct backend *be, int *ex);
+/* progress.c: a job's output as a person sees it on stderr. Spark's own log lines
+ * ("yy/MM/dd HH:mm:ss LEVEL Class: message", and the indented lines that continue them)
+ * below the level are hidden, every other line passes; the driver's scheduler lines
+ * feed a status line: on a terminal one live line (rewritten in place, cleared before
+ * any other output), elsewhere a plain "legion: ..." line at most every 5 s. */
+enum log_level { L_ALL, L_TRACE, L_DEBUG, L_INFO, L_WARN, L_ERROR, L_FATAL, L_OFF };
+/* The level named by s[0..n) (any case), or -1. */
+int log_level_of(const char *s, size_t n);
+/* Starts: Spark lines below level are hidden; job names the job in the status line. */
+void progress_start(int level, const char *job, int workers);
+/* What the run is doing before the job ("1 of 2 workers registered"): the live line on
+ * a terminal, else a plain line when it changed (or every 10 s when again is set). */
+void progress_note(int again, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A job_sink's line: one line of the job's output (err: its stderr). */
+void progress_line(void *arg, int err, const char *text);
+/* Clears the live line (before a message of its own on stderr); the next note or
+ * line draws it again. */
+void progress_clear(void);
 /* submit.c: `legion submit` and `legion deploy-master`; each returns the exit code. */
 int cmd_submit(const struct opts *o);
 int cmd_deploy(const struct opts *o);

@@ -48,6 +48,18 @@ enum {
 	O_OLDER_THAN,
 	O_TAIL,
 	O_CONFIG,
+	O_FILES,
+	O_ARCHIVES,
+	O_PACKAGES,
+	O_REPOSITORIES,
+	O_EXCLUDE_PACKAGES,
+	O_PROPERTIES_FILE,
+	O_DRIVER_JAVA_OPTIONS,
+	O_DRIVER_CLASS_PATH,
+	O_DRIVER_LIBRARY_PATH,
+	O_TOTAL_EXECUTOR_CORES,
+	O_DEPLOY_MODE,
+	O_LOG_LEVEL,
 	O_HELP = 'h',
 	O_VERBOSE = 'v',
 	O_OUTPUT = 'o',
@@ -121,6 +133,55 @@ static const struct opt {
 	 "F,..",
 	 ".py/.zip/.egg files for the Python path"},
 	{{"jars", required_argument, 0, O_JARS}, C_SUBMIT, "F,..", "jars for the classpath"},
+	/* spark-submit's own, with its meaning (README: spark-submit's options) */
+	{{"files", required_argument, 0, O_FILES},
+	 C_SUBMIT,
+	 "F,..",
+	 "files for each executor's and the driver's folder (SparkFiles.get)"},
+	{{"archives", required_argument, 0, O_ARCHIVES},
+	 C_SUBMIT,
+	 "A[#DIR],..",
+	 ".zip/.tar.gz/.tgz/.tar archives unpacked into DIR for driver and executors"},
+	{{"packages", required_argument, 0, O_PACKAGES},
+	 C_SUBMIT,
+	 "G:A:V,..",
+	 "Maven coordinates of jars, resolved by Spark on the master"},
+	{{"repositories", required_argument, 0, O_REPOSITORIES},
+	 C_SUBMIT,
+	 "URL,..",
+	 "more Maven repositories for --packages"},
+	{{"exclude-packages", required_argument, 0, O_EXCLUDE_PACKAGES},
+	 C_SUBMIT,
+	 "G:A,..",
+	 "dependencies of --packages left out"},
+	{{"properties-file", required_argument, 0, O_PROPERTIES_FILE},
+	 C_SUBMIT,
+	 "FILE",
+	 "Spark properties ('key value' lines) read here, under --conf"},
+	{{"driver-java-options", required_argument, 0, O_DRIVER_JAVA_OPTIONS},
+	 C_SUBMIT,
+	 "OPTS",
+	 "extra JVM options of the driver"},
+	{{"driver-class-path", required_argument, 0, O_DRIVER_CLASS_PATH},
+	 C_SUBMIT,
+	 "PATH",
+	 "extra class path of the driver (paths in the master's container)"},
+	{{"driver-library-path", required_argument, 0, O_DRIVER_LIBRARY_PATH},
+	 C_SUBMIT,
+	 "PATH",
+	 "extra native library path of the driver (in the master's container)"},
+	{{"total-executor-cores", required_argument, 0, O_TOTAL_EXECUTOR_CORES},
+	 C_SUBMIT,
+	 "N",
+	 "cores of all executors (spark.cores.max); sets --num-executors when not given"},
+	{{"deploy-mode", required_argument, 0, O_DEPLOY_MODE},
+	 C_SUBMIT,
+	 "client",
+	 "client only: the driver runs in the master's container"},
+	{{"log-level", required_argument, 0, O_LOG_LEVEL},
+	 C_SUBMIT,
+	 "LEVEL",
+	 "Spark's log lines shown on stderr: WARN (default), INFO, ERROR, ALL, OFF"},
 	{{"class", required_argument, 0, O_CLASS}, C_SUBMIT, "CLASS", "main class of a jar app"},
 	{{"name", required_argument, 0, O_NAME}, C_SUBMIT, "NAME", "the application's name"},
 	{{"image", required_argument, 0, O_IMAGE},
@@ -157,7 +218,10 @@ static const struct opt {
 	 C_ALL,
 	 "FILE",
 	 "defaults from FILE (default ~/.config/legion/config)"},
-	{{"verbose", no_argument, 0, O_VERBOSE}, C_ALL, NULL, "HTTP requests on stderr"},
+	{{"verbose", no_argument, 0, O_VERBOSE},
+	 C_ALL,
+	 NULL,
+	 "HTTP requests on stderr; submit: every Spark log line too"},
 	{{"help", no_argument, 0, O_HELP}, C_ALL, NULL, "this help"},
 };
 #define NOPTS (sizeof opts_table / sizeof opts_table[0])
@@ -246,6 +310,47 @@ static int bad(const struct opts *o, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* --packages G:A:V,.. and --exclude-packages G:A,.. (names of [A-Za-z0-9._-]),
+ * --repositories URL,.. (scheme://...): checked here, resolved by Spark. */
+static int set_maven(struct opts *o, int c, const char *name, const char *a)
+{
+	int parts = c == O_PACKAGES ? 3 : 2;
+	const char *p = a;
+	do {
+		size_t n = strcspn(p, ",");
+		if (c == O_REPOSITORIES) {
+			const char *s = memchr(p, ':', n);
+			int ok = n > 3 && s && s > p && s + 3 <= p + n && !strncmp(s, "://", 3);
+			for (size_t i = 0; ok && i < n; i++)
+				ok = (unsigned char)p[i] > 0x20 && p[i] != 0x7f;
+			if (!ok)
+				return bad(o,
+					   "--%s: '%.*s' is not a URL (like "
+					   "https://repo.example/maven2)",
+					   name, (int)n, p);
+		} else {
+			int k = 1, ok = n > 0 && p[0] != ':' && p[n - 1] != ':';
+			for (size_t i = 0; ok && i < n; i++) {
+				if (p[i] == ':')
+					ok = p[i - 1] != ':', k++;
+				else
+					ok = strchr("._-", p[i]) || (p[i] >= 'a' && p[i] <= 'z') ||
+					     (p[i] >= 'A' && p[i] <= 'Z') ||
+					     (p[i] >= '0' && p[i] <= '9');
+			}
+			if (!ok || k != parts)
+				return bad(o, "--%s: '%.*s' is not %s", name, (int)n, p,
+					   parts == 3 ? "groupId:artifactId:version"
+						      : "groupId:artifactId");
+		}
+		p += n;
+	} while (*p++ == ',');
+	*(c == O_PACKAGES       ? &o->packages
+	  : c == O_REPOSITORIES ? &o->repositories
+				: &o->exclude_packages) = a;
+	return 0;
+}
+
 #define MAX_CORES 4              /* ACI: 4 vCPU per group */
 #define MAX_GROUP_MB (16 * 1024) /* ACI: 16 GB per group */
 /* One option's value into o (argv, argc: for --keep-alive's separate value; NULL from
@@ -264,6 +369,7 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 		if (parse_int(a, 1, 256, &o->num_executors) < 0)
 			return bad(o, "--num-executors: '%s' is not a whole number from 1 to 256",
 				   a);
+		o->num_executors_set = 1;
 		break;
 	case O_EXECUTOR_CORES:
 	case O_DRIVER_CORES:
@@ -337,6 +443,38 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 			return bad(o, "--tail: '%s' is not a whole number from 1 to 1000000", a);
 		break;
 	case O_FOLLOW: o->follow = 1; break;
+	case O_FILES: o->files = a; break;
+	case O_ARCHIVES: o->archives = a; break;
+	case O_PACKAGES:
+	case O_EXCLUDE_PACKAGES:
+	case O_REPOSITORIES: return set_maven(o, c, name, a);
+	case O_PROPERTIES_FILE: o->properties_file = a; break;
+	case O_DRIVER_JAVA_OPTIONS: o->driver_java_options = a; break;
+	case O_DRIVER_CLASS_PATH: o->driver_class_path = a; break;
+	case O_DRIVER_LIBRARY_PATH: o->driver_library_path = a; break;
+	case O_TOTAL_EXECUTOR_CORES:
+		if (parse_int(a, 1, 256 * MAX_CORES, &o->total_cores) < 0)
+			return bad(
+				o,
+				"--total-executor-cores: '%s' is not a whole number from 1 to %d",
+				a, 256 * MAX_CORES);
+		break;
+	case O_DEPLOY_MODE:
+		if (!strcmp(a, "cluster"))
+			return bad(o,
+				   "--deploy-mode cluster does not apply: the driver runs in the "
+				   "cluster's master container already (client mode there)");
+		if (strcmp(a, "client"))
+			return bad(o, "--deploy-mode: '%s' is not client", a);
+		break;
+	case O_LOG_LEVEL:
+		if ((o->log_level = log_level_of(a, strlen(a))) < 0)
+			return bad(o,
+				   "--log-level: '%s' is not ALL, TRACE, DEBUG, INFO, WARN, ERROR, "
+				   "FATAL or OFF",
+				   a);
+		o->log_level_set = 1;
+		break;
 	case O_OLDER_THAN:
 		if (parse_duration(a, 365 * 86400LL, &o->older_than) < 0)
 			return bad(o,
@@ -457,6 +595,60 @@ static int read_config(int argc, char **argv, struct opts *o, struct buf *keep)
 	return rc > 0 ? EXIT_CONFIG : 0;
 }
 
+/* spark-submit's options that have no meaning here, and why (README: spark-submit's
+ * options); `--deploy-mode cluster` is answered in set_opt. */
+static const struct {
+	const char *name, *why;
+} not_applicable[] = {
+	{"supervise", "restarts a driver of cluster deploy mode; a legion job's driver runs in "
+		      "its master's container: submit again"},
+	{"kill", "Ctrl-C stops an attached submit's job; 'legion delete CLUSTER' a detached one"},
+	{"status", "'legion status CLUSTER' shows a cluster's jobs"},
+	{"queue", "YARN's queues do not exist on a legion cluster"},
+	{"principal", "Kerberos is YARN's and Kubernetes': a legion cluster authenticates "
+		      "with its own secret"},
+	{"keytab", "Kerberos is YARN's and Kubernetes': a legion cluster authenticates with "
+		   "its own secret"},
+	{"proxy-user", "impersonation is Hadoop's: a legion cluster runs jobs as one user"},
+	{"remote", "Spark Connect: a legion cluster serves no Spark Connect endpoint"},
+	{"version", "'legion version' is legion's; the cluster runs pyspark's Spark"},
+};
+
+/* An unknown option: spark-submit's that do not apply say why (64). */
+static int unknown_option(const struct opts *o, const char *arg)
+{
+	if (o->cmd->bit == C_SUBMIT && !strncmp(arg, "--", 2))
+		for (size_t i = 0; i < sizeof not_applicable / sizeof not_applicable[0]; i++) {
+			size_t n = strlen(not_applicable[i].name);
+			if (!strncmp(arg + 2, not_applicable[i].name, n) &&
+			    (arg[2 + n] == '\0' || arg[2 + n] == '='))
+				return bad(o, "spark-submit's --%s does not apply: %s",
+					   not_applicable[i].name, not_applicable[i].why);
+		}
+	return bad(o, "unknown option '%s'", arg);
+}
+
+/* --total-executor-cores N: spark.cores.max, and enough executors for it when
+ * --num-executors is not given. */
+static int total_cores(struct opts *o)
+{
+	if (!o->total_cores)
+		return 0;
+	if (!o->num_executors_set) {
+		o->num_executors = (o->total_cores + o->executor_cores - 1) / o->executor_cores;
+		if (o->num_executors > 256)
+			return bad(o,
+				   "--total-executor-cores %lld needs more than 256 executors of "
+				   "%lld cores",
+				   o->total_cores, o->executor_cores);
+	} else if (o->total_cores > o->num_executors * o->executor_cores)
+		return bad(o,
+			   "--total-executor-cores %lld is more than %lld executors of %lld cores "
+			   "have",
+			   o->total_cores, o->num_executors, o->executor_cores);
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	struct option longopts[NOPTS + 1];
@@ -477,7 +669,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		if (c == '?') {
 			if (optopt && optopt < 256)
 				return bad(o, "unknown option '-%c'", optopt);
-			return bad(o, "unknown option '%s'", argv[optind - 1]);
+			return unknown_option(o, argv[optind - 1]);
 		}
 		if (c == ':') {
 			const char *opt = argv[optind - 1];
@@ -509,6 +701,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		if (o->master && o->keep_alive)
 			return bad(o, "--keep-alive applies to a cluster submit creates, not to "
 				      "--master");
+		if (verbose && !o->log_level_set)
+			o->log_level = L_ALL;
+		if (total_cores(o))
+			return EXIT_USAGE;
 		break;
 	case C_STATUS:
 		if (rest > 1)
@@ -541,6 +737,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	if (o->cluster && (strncmp(o->cluster, "legion-", 7) || strlen(o->cluster) != 15 ||
 			   strspn(o->cluster + 7, "0123456789abcdef") != 8))
 		return bad(o, "'%s' is not a cluster id (legion-<8 hex digits>)", o->cluster);
+	if (o->master && (strstr(o->master, "://") || !strncmp(o->master, "local", 5) ||
+			  !strcmp(o->master, "yarn")))
+		return bad(o,
+			   "--master: '%s' is a Spark master URL: legion makes the cluster; "
+			   "--master takes a cluster id from 'legion deploy-master'",
+			   o->master);
 	if (o->master && (strncmp(o->master, "legion-", 7) || strlen(o->master) != 15 ||
 			  strspn(o->master + 7, "0123456789abcdef") != 8))
 		return bad(o, "--master: '%s' is not a cluster id (legion-<8 hex digits>)",
@@ -563,36 +765,138 @@ static void defaults(struct opts *o)
 	o->idle_timeout = 600;
 	o->parallel = 16;
 	o->output = "json";
+	o->log_level = L_WARN;
 	const char *img = getenv("LEGION_IMAGE");
 	o->image = img && *img ? img : NULL; /* no default outside the user's own registry */
 }
 
-/* Checks the application and its files before anything is created. */
-static int check_inputs(const struct opts *o)
+/* A name Spark and the job daemon take for an archive's folder: [A-Za-z0-9._+-], not
+ * starting with '.'. */
+static int alias_ok(const char *s)
 {
-	const char *files[2] = {o->py_files, o->jars};
-	if (access(o->app, R_OK) < 0)
-		return bad(o, "application '%s': %s", o->app, strerror(errno));
-	struct stat st;
-	if (stat(o->app, &st) == 0 && !S_ISREG(st.st_mode))
-		return bad(o, "application '%s' is not a regular file", o->app);
-	for (int k = 0; k < 2; k++) {
-		if (!files[k])
+	if (!*s || *s == '.' || strlen(s) > 200)
+		return 0;
+	for (; *s; s++)
+		if (!strchr("._+-", *s) && !(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') &&
+		    !(*s >= '0' && *s <= '9'))
+			return 0;
+	return 1;
+}
+
+/* Each file of --name's list is readable here (URLs are Spark's to fetch); adds their
+ * sizes to *total. */
+static int check_list(const struct opts *o, const char *name, const char *files, long long *total)
+{
+	char *list = strdup(files), *save = NULL;
+	int rc = list ? 0 : bad(o, "out of memory");
+	for (char *f = list ? strtok_r(list, ",", &save) : NULL; f && !rc;
+	     f = strtok_r(NULL, ",", &save)) {
+		char *alias = !strcmp(name, "archives") ? strchr(f, '#') : NULL;
+		struct stat st;
+		if (alias) {
+			*alias++ = '\0';
+			if (!alias_ok(alias))
+				rc = bad(o,
+					 "--archives: '%s' is not a folder name ([A-Za-z0-9._+-])",
+					 alias);
+		}
+		if (rc || strstr(f, "://"))
 			continue;
-		char *list = strdup(files[k]), *save = NULL;
-		if (!list)
+		if (access(f, R_OK) < 0 || stat(f, &st) < 0)
+			rc = bad(o, "--%s: '%s': %s", name, f, strerror(errno));
+		else if (!S_ISREG(st.st_mode))
+			rc = bad(o, "--%s: '%s' is not a regular file", name, f);
+		else
+			*total += (long long)st.st_size;
+	}
+	free(list);
+	return rc;
+}
+
+/* --properties-file: spark-defaults' "key value" (or key=value) lines, '#' and '!'
+ * comments, into o->props (entries "key=value" in o->props_data). Keys that are not
+ * spark.* are skipped with a warning, as spark-submit does. */
+static int read_properties(struct opts *o)
+{
+	struct buf b = {0};
+	if (read_file(o->properties_file, 1 << 20, &b) < 0) {
+		int e = errno;
+		buf_free(&b);
+		return bad(o, "--properties-file: '%s': %s", o->properties_file, strerror(e));
+	}
+	o->props_data = buf_take(&b);
+	if (!o->props_data)
+		return 0;
+	for (char *line = o->props_data, *next; *line; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		line += strspn(line, " \t\r");
+		size_t n = strlen(line);
+		while (n > 0 && strchr(" \t\r", line[n - 1]))
+			line[--n] = '\0';
+		if (!n || line[0] == '#' || line[0] == '!')
+			continue;
+		char *end = line + strcspn(line, " \t=:"), *val = end;
+		val += strspn(val, " \t");
+		if (*val == '=' || *val == ':')
+			val++;
+		val += strspn(val, " \t");
+		*end = '\0';
+		if (strncmp(line, "spark.", 6)) {
+			warnx_("--properties-file: ignoring '%s': not a spark.* property", line);
+			continue;
+		}
+		*end = '='; /* "key=value": the value moves up */
+		memmove(end + 1, val, strlen(val) + 1);
+		const char **p = realloc(o->props, (size_t)(o->nprops + 1) * sizeof *p);
+		if (!p)
 			return bad(o, "out of memory");
-		for (char *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save))
-			if (access(f, R_OK) < 0) {
-				int e = errno;
-				int rc = bad(o, "--%s: '%s': %s", k ? "jars" : "py-files", f,
-					     strerror(e));
-				free(list);
-				return rc;
-			}
-		free(list);
+		o->props = p;
+		o->props[o->nprops++] = line;
 	}
 	return 0;
+}
+
+/* What travels with a job: base64 in one request of at most 96 MiB (the job API's). */
+#define JOB_FILES_MAX ((long long)70 << 20)
+
+/* Checks the application and its files before anything is created. */
+static int check_inputs(struct opts *o)
+{
+	const struct {
+		const char *name, *list;
+	} lists[] = {{"py-files", o->py_files},
+		     {"jars", o->jars},
+		     {"files", o->files},
+		     {"archives", o->archives}};
+	long long total = 0;
+	struct stat st;
+	if (access(o->app, R_OK) < 0)
+		return bad(o, "application '%s': %s", o->app, strerror(errno));
+	if (stat(o->app, &st) == 0 && !S_ISREG(st.st_mode))
+		return bad(o, "application '%s' is not a regular file", o->app);
+	total += (long long)st.st_size;
+	for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+		int rc = lists[k].list ? check_list(o, lists[k].name, lists[k].list, &total) : 0;
+		if (rc)
+			return rc;
+	}
+	if (total > JOB_FILES_MAX) {
+		warnx_("the application and its files come to %lld MiB; at most %lld MiB travel "
+		       "with a job: put the big ones in storage and give their URLs "
+		       "(wasbs://, abfss://, https://)",
+		       total >> 20, JOB_FILES_MAX >> 20);
+		return EXIT_DATAERR;
+	}
+	return o->properties_file ? read_properties(o) : 0;
+}
+
+static void opts_release(struct opts *o)
+{
+	free(o->conf);
+	free(o->props);
+	free(o->props_data);
 }
 
 static int cmd_delete(const struct opts *o)
@@ -774,15 +1078,16 @@ int main(int argc, char **argv)
 	defaults(&o);
 	struct buf config = {0}; /* o's strings from the config file point into it */
 	ex = read_config(argc - 1, argv + 1, &o, &config);
+	o.nconf_file = o.nconf;
 	if (!ex)
 		ex = parse_opts(argc - 1, argv + 1, &o);
 	if (ex) {
-		free(o.conf);
+		opts_release(&o);
 		buf_free(&config);
 		return ex < 0 ? 0 : ex;
 	}
 	if (o.cmd->bit == C_SUBMIT && (ex = check_inputs(&o)) != 0) {
-		free(o.conf);
+		opts_release(&o);
 		buf_free(&config);
 		return ex;
 	}
@@ -791,7 +1096,7 @@ int main(int argc, char **argv)
 		       "login -n REGISTRY', 'podman push'), then give --image or set "
 		       "LEGION_IMAGE=REGISTRY.azurecr.io/legion/spark:" LEGION_VERSION,
 		       o.backend);
-		free(o.conf);
+		opts_release(&o);
 		buf_free(&config);
 		return EXIT_CONFIG;
 	}
@@ -801,7 +1106,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (http_init() < 0) {
-		free(o.conf);
+		opts_release(&o);
 		buf_free(&config);
 		return EXIT_SOFTWARE;
 	}
@@ -815,7 +1120,7 @@ int main(int argc, char **argv)
 	case C_AUTH: ex = cmd_auth(&o); break;
 	}
 	http_cleanup();
-	free(o.conf);
+	opts_release(&o);
 	buf_free(&config);
 	if (got_signal) /* interrupted in any phase: 130 / 143, whatever failed on the way */
 		ex = 128 + got_signal;
