@@ -26,6 +26,7 @@ struct opts {
 	int num_executors_set;        /* --num-executors (or the config file) gave it */
 	int nconf_file;               /* conf[0..nconf_file) came from the config file */
 	int log_level, log_level_set; /* enum log_level: Spark lines shown on stderr */
+	const char *price_file;       /* --price-file */
 	char *props_data;             /* --properties-file's text (owned) */
 	const char **props;           /* its "key=value" entries, into props_data (owned) */
 	int nprops;
@@ -56,6 +57,26 @@ void progress_line(void *arg, int err, const char *text);
 /* Clears the live line (before a message of its own on stderr); the next note or
  * line draws it again. */
 void progress_clear(void);
+/* cost.c: what a run's container groups held, and with a price file what it costs. */
+struct cost {
+	int groups;
+	double vcpu_s, gb_s, secs; /* secs: the longest-held group's */
+};
+struct price {
+	int found;           /* 0 no row, 1 the "*" row, 2 the region's */
+	double vcpu_s, gb_s; /* per vCPU-second, per GB-second */
+	char region[64], currency[16], file[1024];
+};
+/* Adds a group of cpu vCPUs and memory_mb (as ACI is asked for it: GB, one decimal,
+ * rounded up) held from from_ms to to_ms. */
+void cost_add(struct cost *c, double cpu, long long memory_mb, long long from_ms, long long to_ms);
+/* Reads a price file ("region vcpu-second gb-second currency" lines, '#' comments, "*"
+ * for any region) into *p for region. 0 (p->found 0 when no row fits), or 78 after a
+ * message naming the file and line. */
+int price_load(const char *path, const char *region, struct price *p);
+/* "legion: cost: WHAT (N container groups, S s): V vCPU-seconds, G GB-seconds[; about
+ * X CUR at FILE's REGION prices]" on stderr; nothing for no groups. */
+void cost_print(const struct cost *c, const struct price *p, const char *what);
 /* submit.c: `legion submit` and `legion deploy-master`; each returns the exit code. */
 int cmd_submit(const struct opts *o);
 int cmd_deploy(const struct opts *o);

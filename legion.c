@@ -60,6 +60,7 @@ enum {
 	O_TOTAL_EXECUTOR_CORES,
 	O_DEPLOY_MODE,
 	O_LOG_LEVEL,
+	O_PRICE_FILE,
 	O_HELP = 'h',
 	O_VERBOSE = 'v',
 	O_OUTPUT = 'o',
@@ -182,6 +183,10 @@ static const struct opt {
 	 C_SUBMIT,
 	 "LEVEL",
 	 "Spark's log lines shown on stderr: WARN (default), INFO, ERROR, ALL, OFF"},
+	{{"price-file", required_argument, 0, O_PRICE_FILE},
+	 C_SUBMIT,
+	 "FILE",
+	 "prices for the cost line: 'region vcpu-second gb-second currency' lines"},
 	{{"class", required_argument, 0, O_CLASS}, C_SUBMIT, "CLASS", "main class of a jar app"},
 	{{"name", required_argument, 0, O_NAME}, C_SUBMIT, "NAME", "the application's name"},
 	{{"image", required_argument, 0, O_IMAGE},
@@ -449,6 +454,7 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 	case O_EXCLUDE_PACKAGES:
 	case O_REPOSITORIES: return set_maven(o, c, name, a);
 	case O_PROPERTIES_FILE: o->properties_file = a; break;
+	case O_PRICE_FILE: o->price_file = a; break;
 	case O_DRIVER_JAVA_OPTIONS: o->driver_java_options = a; break;
 	case O_DRIVER_CLASS_PATH: o->driver_class_path = a; break;
 	case O_DRIVER_LIBRARY_PATH: o->driver_library_path = a; break;

@@ -68,9 +68,12 @@ static void status_text(char *out, size_t n)
 			total = 1;
 		if (i > total)
 			i = total;
-		k += (size_t)snprintf(out + k, n - k, ", Spark job %d %s: stage %d/%d", P.spark_job,
-				      P.running ? "running" : "done", i, total);
-		if (k < n && P.tasks_total > 0)
+		if (P.running)
+			k += (size_t)snprintf(out + k, n - k, ": Spark job %d stage %d/%d",
+					      P.spark_job, i, total);
+		else
+			k += (size_t)snprintf(out + k, n - k, ": Spark job %d done", P.spark_job);
+		if (k < n && P.running && P.tasks_total > 0)
 			snprintf(out + k, n - k, ", tasks %d/%d", P.tasks_done, P.tasks_total);
 	}
 }

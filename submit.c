@@ -405,10 +405,31 @@ struct run {
 	char tag[5], prefix[64]; /* this run's worker names: CLUSTER-TAG-wN */
 	char *body;              /* the job document */
 	size_t blen;
-	char job[64]; /* the job's id once submitted */
-	int started;  /* the master and every worker were created */
-	int keep;     /* leave everything running (--keep-alive, --detach) */
+	char job[64];                    /* the job's id once submitted */
+	int started;                     /* the master and every worker were created */
+	int keep;                        /* leave everything running (--keep-alive, --detach) */
+	long long master_ms, workers_ms; /* when their creation began (cost.c) */
+	double master_cpu;
+	long long master_mb;
+	struct price price; /* --price-file's row for --location, if any */
 };
+
+/* The cost line of a run whose job ran: what its groups held until now (deleted). */
+static void run_cost(const struct run *r)
+{
+	struct cost c = {0};
+	long long now = now_ms();
+	if (!r->job[0] || r->keep)
+		return;
+	if (r->master[0])
+		cost_add(&c, r->master_cpu, r->master_mb, r->master_ms, now);
+	for (int i = 0; i < r->nws; i++)
+		cost_add(&c, r->ws[i].cpu, r->ws[i].memory_mb, r->workers_ms, now);
+	/* the local backend holds this machine's cores: seconds, never money */
+	int money = strcmp(r->be.ops->name, "local") != 0;
+	cost_print(&c, money ? &r->price : NULL,
+		   r->master[0] ? "this run's cluster" : "this run's workers");
+}
 
 /* Deletes what the run created unless it is kept; forgets the credentials of a cluster
  * it made. Returns ex, or EXIT_TEMPFAIL when something could not be deleted and the
@@ -427,6 +448,8 @@ static int run_teardown(struct run *r, int ex)
 	}
 	if (r->new_cluster && !r->keep)
 		cluster_forget(r->c.id);
+	if (r->opened)
+		run_cost(r);
 	free(names);
 	for (int i = 0; r->ws && i < r->nw; i++)
 		group_free(&r->ws[i]);
@@ -455,6 +478,9 @@ static int start_master(struct run *r, int *ex)
 	}
 	fprintf(stderr, "%s: starting cluster %s (%s backend)\n", progname, r->c.id,
 		r->be.ops->name);
+	r->master_ms = now_ms();
+	r->master_cpu = g.cpu;
+	r->master_mb = g.memory_mb;
 	int rc = r->be.ops->create(&r->be, &g, 1, ex);
 	if (rc == 0) { /* a failed create has deleted what it made */
 		snprintf(r->master, sizeof r->master, "%s", g.name);
@@ -513,6 +539,7 @@ static int run_start(struct run *r, int *ex)
 			return -1;
 		}
 	fprintf(stderr, "%s: starting %d worker%s\n", progname, r->nw, r->nw == 1 ? "" : "s");
+	r->workers_ms = now_ms();
 	if (r->be.ops->create(&r->be, r->ws, r->nw, ex) < 0)
 		return -1; /* create deleted the workers it made */
 	r->nws = r->nw;
@@ -599,6 +626,8 @@ int cmd_submit(const struct opts *o)
 {
 	struct run r = {.o = o};
 	int ex = 0;
+	if (o->price_file && (ex = price_load(o->price_file, o->location, &r.price)) != 0)
+		return ex;
 	progress_start(o->log_level, "job", (int)o->num_executors);
 	if (run_start(&r, &ex) == 0 && run_submit(&r, &ex) == 0) {
 		if (o->detach)

@@ -15,7 +15,10 @@ _legion_options() {
 		echo "$azure --num-executors= --executor-cores= --executor-memory=" \
 			"--driver-cores= --driver-memory= --location= --master= --keep-alive" \
 			"--conf= --py-files= --jars= --class= --name= --image= --idle-timeout=" \
-			"--detach --file= --parallel= $any"
+			"--detach --file= --parallel= --files= --archives= --packages=" \
+			"--repositories= --exclude-packages= --properties-file=" \
+			"--driver-java-options= --driver-class-path= --driver-library-path=" \
+			"--total-executor-cores= --deploy-mode= --log-level= --price-file= $any"
 		;;
 	deploy-master)
 		echo "$azure --driver-cores= --driver-memory= --location= --image=" \
@@ -118,7 +121,11 @@ _legion() {
 			done
 			COMPREPLY=($(compgen -W "$(_legion_containers "$cluster")" -- "$cur"))
 			;;
-		--file | --py-files | --jars) COMPREPLY=($(compgen -f -- "$cur")) ;;
+		--file | --py-files | --jars | --files | --archives | --properties-file | --price-file)
+			COMPREPLY=($(compgen -f -- "$cur"))
+			;;
+		--deploy-mode) COMPREPLY=($(compgen -W "client" -- "$cur")) ;;
+		--log-level) COMPREPLY=($(compgen -W "ALL TRACE DEBUG INFO WARN ERROR FATAL OFF" -- "$cur")) ;;
 		esac
 		return 0
 	fi
