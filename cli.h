@@ -39,6 +39,24 @@ extern volatile sig_atomic_t got_signal;
 int interrupted(void);
 /* Opens o->backend (parsed and known: legion.c checks) with what it needs from o. */
 int open_backend(const struct opts *o, struct backend *be, int *ex);
+/* legion.c: one line naming the bad thing, then where to look; returns 64 (78 while
+ * the config file is read). */
+int bad(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* sparkopts.c: spark-submit's options (README: spark-submit's options). Each returns
+ * 0, or the exit code after bad()'s message. */
+/* --packages G:A:V,.., --exclude-packages G:A,.., --repositories URL,.. (by name). */
+int check_maven(const struct opts *o, const char *name, const char *list);
+/* An unknown option arg: spark-submit's that do not apply say why. */
+int submit_unknown_option(const struct opts *o, const char *arg);
+/* --total-executor-cores: enough executors when --num-executors is not given. */
+int total_cores(struct opts *o);
+/* The application and its files are readable regular files (at most 70 MiB together,
+ * else 65); --properties-file into o->props. */
+int check_inputs(struct opts *o);
+/* --master given a Spark master URL (spark://, local[*], yarn) instead of a cluster. */
+int spark_master_url(const struct opts *o);
+/* Frees what o owns (conf, props). */
+void opts_release(struct opts *o);
 /* progress.c: a job's output as a person sees it on stderr. Spark's own log lines
  * ("yy/MM/dd HH:mm:ss LEVEL Class: message", and the indented lines that continue them)
  * below the level are hidden, every other line passes; the driver's scheduler lines
