@@ -73,7 +73,8 @@ ENV SPARK_HOME=/opt/spark \
 	JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
 	PATH=/usr/local/bin:/opt/venv/bin:/usr/bin:/bin
 COPY --from=build /src/legion /src/helpers/legion-master /src/helpers/legion-jobd \
-	/src/helpers/legion-worker 	/src/helpers/legion-register /src/helpers/legion-idle /usr/local/bin/
+	/src/helpers/legion-worker 	/src/helpers/legion-register /src/helpers/legion-idle \
+	/src/helpers/legion-pydriver /usr/local/bin/
 WORKDIR /work
 # The role comes from the command the CLI gives each container group:
 # `legion-master -i SECS` for the master, `legion-worker` for workers.

@@ -177,6 +177,7 @@ int cluster_stream(const struct cluster *m, const char *path, struct http_req *q
 
 /* NDJSON lines of a job's log, cut at newlines as they arrive. */
 struct follow {
+	const struct job_sink *sink;
 	struct buf line;
 	char state[32];
 	long long exit_code;
@@ -196,9 +197,14 @@ static void follow_line(struct follow *f, const char *p, size_t n)
 	int line = json_get(&j, 0, "line");
 	char *text = line >= 0 ? json_str(&j, line) : NULL;
 	if (text) {
-		FILE *out = json_eq(&j, json_get(&j, 0, "stream"), "stderr") ? stderr : stdout;
-		fprintf(out, "%s\n", text);
-		fflush(out);
+		int err = json_eq(&j, json_get(&j, 0, "stream"), "stderr");
+		if (f->sink) {
+			f->sink->line(f->sink->arg, err, text);
+		} else {
+			FILE *out = err ? stderr : stdout;
+			fprintf(out, "%s\n", text);
+			fflush(out);
+		}
 		free(text);
 	} else if (json_get(&j, 0, "state") >= 0) {
 		json_strcpy(&j, json_get(&j, 0, "state"), f->state, sizeof f->state);
@@ -225,7 +231,8 @@ static int on_log(void *arg, const char *p, size_t n)
 	}
 }
 
-int cluster_follow(const struct cluster *m, const char *id, char *state, size_t n, int *exit_code)
+int cluster_follow(const struct cluster *m, const char *id, const struct job_sink *sink,
+		   char *state, size_t n, int *exit_code)
 {
 	char url[512], resolve[256], auth[160];
 	snprintf(url, sizeof url, "https://%s:%d/v1/jobs/%s/log?follow=1", m->tls_name,
@@ -233,7 +240,7 @@ int cluster_follow(const struct cluster *m, const char *id, char *state, size_t 
 	snprintf(resolve, sizeof resolve, "%s:%d:%s", m->tls_name, JOB_API_PORT, m->ip);
 	http_bearer(auth, sizeof auth, m->token);
 	const char *hdrs[] = {auth, NULL};
-	struct follow f = {.line = {.max = 16 << 20}, .exit_code = -1};
+	struct follow f = {.sink = sink, .line = {.max = 16 << 20}, .exit_code = -1};
 	struct http_req q = {
 		.url = url,
 		.headers = hdrs,

@@ -58,6 +58,19 @@ enum {
 	O_KEEP_LOGS,
 	O_SUBNET,
 	O_IDENTITY,
+	O_FILES,
+	O_ARCHIVES,
+	O_PACKAGES,
+	O_REPOSITORIES,
+	O_EXCLUDE_PACKAGES,
+	O_PROPERTIES_FILE,
+	O_DRIVER_JAVA_OPTIONS,
+	O_DRIVER_CLASS_PATH,
+	O_DRIVER_LIBRARY_PATH,
+	O_TOTAL_EXECUTOR_CORES,
+	O_DEPLOY_MODE,
+	O_LOG_LEVEL,
+	O_PRICE_FILE,
 	O_HELP = 'h',
 	O_VERBOSE = 'v',
 	O_OUTPUT = 'o',
@@ -132,6 +145,44 @@ static const struct opt {
 	 "F,..",
 	 ".py/.zip/.egg files for the Python path"},
 	{{"jars", required_argument, 0, O_JARS}, C_SUBMIT, "F,..", "jars for the classpath"},
+	/* spark-submit's own, with its meaning (README: spark-submit's options) */
+	{{"files", required_argument, 0, O_FILES}, C_SUBMIT, "F,..", "files for SparkFiles.get"},
+	{{"archives", required_argument, 0, O_ARCHIVES}, C_SUBMIT, "A[#DIR],..", "unpacked in DIR"},
+	{{"packages", required_argument, 0, O_PACKAGES}, C_SUBMIT, "G:A:V,..", "jars from Maven"},
+	{{"repositories", required_argument, 0, O_REPOSITORIES},
+	 C_SUBMIT,
+	 "URL,..",
+	 "more Maven repositories for --packages"},
+	{{"exclude-packages", required_argument, 0, O_EXCLUDE_PACKAGES},
+	 C_SUBMIT,
+	 "G:A,..",
+	 "dependencies of --packages left out"},
+	{{"properties-file", required_argument, 0, O_PROPERTIES_FILE},
+	 C_SUBMIT,
+	 "FILE",
+	 "Spark properties ('key value' lines) read here, under --conf"},
+	{{"driver-java-options", required_argument, 0, O_DRIVER_JAVA_OPTIONS},
+	 C_SUBMIT,
+	 "OPTS",
+	 "extra JVM options of the driver"},
+	{{"driver-class-path", required_argument, 0, O_DRIVER_CLASS_PATH},
+	 C_SUBMIT,
+	 "PATH",
+	 "extra class path of the driver (in the master's container)"},
+	{{"driver-library-path", required_argument, 0, O_DRIVER_LIBRARY_PATH},
+	 C_SUBMIT,
+	 "PATH",
+	 "extra native library path of the driver (in the master's container)"},
+	{{"total-executor-cores", required_argument, 0, O_TOTAL_EXECUTOR_CORES},
+	 C_SUBMIT,
+	 "N",
+	 "cores of all executors (spark.cores.max)"},
+	{{"deploy-mode", required_argument, 0, O_DEPLOY_MODE}, C_SUBMIT, "client", "client only"},
+	{{"log-level", required_argument, 0, O_LOG_LEVEL},
+	 C_SUBMIT,
+	 "LEVEL",
+	 "Spark's log lines shown: WARN (default), INFO, ERROR, ALL, OFF"},
+	{{"price-file", required_argument, 0, O_PRICE_FILE}, C_SUBMIT, "FILE", "for the cost line"},
 	{{"class", required_argument, 0, O_CLASS}, C_SUBMIT, "CLASS", "main class of a jar app"},
 	{{"name", required_argument, 0, O_NAME}, C_SUBMIT, "NAME", "the application's name"},
 	{{"image", required_argument, 0, O_IMAGE},
@@ -204,7 +255,10 @@ static const struct opt {
 	 C_ALL,
 	 "FILE",
 	 "defaults from FILE (default ~/.config/legion/config)"},
-	{{"verbose", no_argument, 0, O_VERBOSE}, C_ALL, NULL, "HTTP requests on stderr"},
+	{{"verbose", no_argument, 0, O_VERBOSE},
+	 C_ALL,
+	 NULL,
+	 "HTTP requests on stderr; submit: every Spark log line too"},
 	{{"help", no_argument, 0, O_HELP}, C_ALL, NULL, "this help"},
 };
 #define NOPTS (sizeof opts_table / sizeof opts_table[0])
@@ -277,8 +331,7 @@ static void usage(FILE *f)
 static char config_where[1100];
 
 /* One line naming the bad thing, then where to look. */
-static int bad(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(const struct opts *o, const char *fmt, ...)
+int bad(const struct opts *o, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -315,6 +368,7 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 		if (parse_int(a, 1, 256, &o->num_executors) < 0)
 			return bad(o, "--num-executors: '%s' is not a whole number from 1 to 256",
 				   a);
+		o->num_executors_set = 1;
 		break;
 	case O_EXECUTOR_CORES:
 	case O_DRIVER_CORES:
@@ -408,6 +462,45 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 		o->execution_role = a;
 		break;
 	case O_KEEP_LOGS: o->keep_logs = 1; break;
+	case O_FILES: o->files = a; break;
+	case O_ARCHIVES: o->archives = a; break;
+	case O_PACKAGES:
+	case O_EXCLUDE_PACKAGES:
+	case O_REPOSITORIES:
+		if (check_maven(o, name, a))
+			return EXIT_USAGE;
+		*(c == O_PACKAGES       ? &o->packages
+		  : c == O_REPOSITORIES ? &o->repositories
+					: &o->exclude_packages) = a;
+		break;
+	case O_PROPERTIES_FILE: o->properties_file = a; break;
+	case O_PRICE_FILE: o->price_file = a; break;
+	case O_DRIVER_JAVA_OPTIONS: o->driver_java_options = a; break;
+	case O_DRIVER_CLASS_PATH: o->driver_class_path = a; break;
+	case O_DRIVER_LIBRARY_PATH: o->driver_library_path = a; break;
+	case O_TOTAL_EXECUTOR_CORES:
+		if (parse_int(a, 1, 256 * MAX_CORES, &o->total_cores) < 0)
+			return bad(
+				o,
+				"--total-executor-cores: '%s' is not a whole number from 1 to %d",
+				a, 256 * MAX_CORES);
+		break;
+	case O_DEPLOY_MODE:
+		if (!strcmp(a, "cluster"))
+			return bad(o,
+				   "--deploy-mode cluster does not apply: the driver runs in the "
+				   "cluster's master container already (client mode there)");
+		if (strcmp(a, "client"))
+			return bad(o, "--deploy-mode: '%s' is not client", a);
+		break;
+	case O_LOG_LEVEL:
+		if ((o->log_level = log_level_of(a, strlen(a))) < 0)
+			return bad(o,
+				   "--log-level: '%s' is not ALL, TRACE, DEBUG, INFO, WARN, ERROR, "
+				   "FATAL or OFF",
+				   a);
+		o->log_level_set = 1;
+		break;
 	case O_OLDER_THAN:
 		if (parse_duration(a, 365 * 86400LL, &o->older_than) < 0)
 			return bad(o,
@@ -549,6 +642,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		if (c == '?') {
 			if (optopt && optopt < 256)
 				return bad(o, "unknown option '-%c'", optopt);
+			if (o->cmd->bit == C_SUBMIT)
+				return submit_unknown_option(o, argv[optind - 1]);
 			return bad(o, "unknown option '%s'", argv[optind - 1]);
 		}
 		if (c == ':') {
@@ -581,6 +676,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		if (o->master && o->keep_alive)
 			return bad(o, "--keep-alive applies to a cluster submit creates, not to "
 				      "--master");
+		if (verbose && !o->log_level_set)
+			o->log_level = L_ALL;
+		if (total_cores(o))
+			return EXIT_USAGE;
 		break;
 	case C_STATUS:
 		if (rest > 1)
@@ -614,6 +713,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	if (o->cluster && (strncmp(o->cluster, "legion-", 7) || strlen(o->cluster) != 15 ||
 			   strspn(o->cluster + 7, "0123456789abcdef") != 8))
 		return bad(o, "'%s' is not a cluster id (legion-<8 hex digits>)", o->cluster);
+	if (o->master && spark_master_url(o))
+		return EXIT_USAGE;
 	if (o->master && (strncmp(o->master, "legion-", 7) || strlen(o->master) != 15 ||
 			  strspn(o->master + 7, "0123456789abcdef") != 8))
 		return bad(o, "--master: '%s' is not a cluster id (legion-<8 hex digits>)",
@@ -636,36 +737,9 @@ static void defaults(struct opts *o)
 	o->idle_timeout = 600;
 	o->parallel = 16;
 	o->output = "json";
+	o->log_level = L_WARN;
 	const char *img = getenv("LEGION_IMAGE");
 	o->image = img && *img ? img : NULL; /* no default outside the user's own registry */
-}
-
-/* Checks the application and its files before anything is created. */
-static int check_inputs(const struct opts *o)
-{
-	const char *files[2] = {o->py_files, o->jars};
-	if (access(o->app, R_OK) < 0)
-		return bad(o, "application '%s': %s", o->app, strerror(errno));
-	struct stat st;
-	if (stat(o->app, &st) == 0 && !S_ISREG(st.st_mode))
-		return bad(o, "application '%s' is not a regular file", o->app);
-	for (int k = 0; k < 2; k++) {
-		if (!files[k])
-			continue;
-		char *list = strdup(files[k]), *save = NULL;
-		if (!list)
-			return bad(o, "out of memory");
-		for (char *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save))
-			if (access(f, R_OK) < 0) {
-				int e = errno;
-				int rc = bad(o, "--%s: '%s': %s", k ? "jars" : "py-files", f,
-					     strerror(e));
-				free(list);
-				return rc;
-			}
-		free(list);
-	}
-	return 0;
 }
 
 static int cmd_delete(const struct opts *o)
@@ -923,15 +997,16 @@ int main(int argc, char **argv)
 	defaults(&o);
 	struct buf config = {0}; /* o's strings from the config file point into it */
 	ex = read_config(argc - 1, argv + 1, &o, &config);
+	o.nconf_file = o.nconf;
 	if (!ex)
 		ex = parse_opts(argc - 1, argv + 1, &o);
 	if (ex) {
-		free(o.conf);
+		opts_release(&o);
 		buf_free(&config);
 		return ex < 0 ? 0 : ex;
 	}
 	if (o.cmd->bit == C_SUBMIT && (ex = check_inputs(&o)) != 0) {
-		free(o.conf);
+		opts_release(&o);
 		buf_free(&config);
 		return ex;
 	}
@@ -944,7 +1019,7 @@ int main(int argc, char **argv)
 		       aws ? "aws ecr get-login-password | podman login ..."
 			   : "az acr login -n REGISTRY",
 		       aws ? "ACCOUNT.dkr.ecr.REGION.amazonaws.com" : "REGISTRY.azurecr.io");
-		free(o.conf);
+		opts_release(&o);
 		buf_free(&config);
 		return EXIT_CONFIG;
 	}
@@ -954,7 +1029,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (http_init() < 0) {
-		free(o.conf);
+		opts_release(&o);
 		buf_free(&config);
 		return EXIT_SOFTWARE;
 	}
@@ -969,7 +1044,7 @@ int main(int argc, char **argv)
 	case C_UI: ex = cmd_ui(&o); break;
 	}
 	http_cleanup();
-	free(o.conf);
+	opts_release(&o);
 	buf_free(&config);
 	if (got_signal) /* interrupted in any phase: 130 / 143, whatever failed on the way */
 		ex = 128 + got_signal;

@@ -423,9 +423,16 @@ int cluster_call(const struct cluster *m, const char *method, const char *path, 
  * pinned certificate and the address are filled in here. Returns http_do's. */
 int cluster_stream(const struct cluster *m, const char *path, struct http_req *q,
 		   struct http_resp *r);
-/* Streams a job's log: stdout lines to stdout, stderr lines to stderr, until the job
- * ends. Fills state (e.g. "SUCCEEDED") and *exit_code. Returns 0, -1 on failure. */
-int cluster_follow(const struct cluster *m, const char *id, char *state, size_t n, int *exit_code);
+/* Where a followed job's lines go: line(arg, err, text) for each (err: its stderr). */
+struct job_sink {
+	void (*line)(void *arg, int err, const char *text);
+	void *arg;
+};
+/* Streams a job's log until the job ends: each line to sink, or (sink NULL) stdout
+ * lines to stdout and stderr lines to stderr. Fills state (e.g. "SUCCEEDED") and
+ * *exit_code. Returns 0, -1 on failure. */
+int cluster_follow(const struct cluster *m, const char *id, const struct job_sink *sink,
+		   char *state, size_t n, int *exit_code);
 
 /* ---- tls.c: the job daemon's TLS server and certificates ------------------------- */
 

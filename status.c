@@ -239,7 +239,7 @@ int cmd_logs(const struct opts *o)
 	}
 	char state[32] = "";
 	int code = -1;
-	if (!ex && cluster_follow(&m, id, state, sizeof state, &code) < 0)
+	if (!ex && cluster_follow(&m, id, NULL, state, sizeof state, &code) < 0)
 		ex = got_signal ? interrupted() : EXIT_UNAVAIL;
 	cluster_free(&m);
 	be.ops->close(&be);

@@ -257,15 +257,18 @@ static int wait_workers(struct backend *be, const struct cluster *m, const char 
 		json_free(&j);
 		http_resp_free(&r);
 		if (have != last || now_ms() - said > 10000) {
-			fprintf(stderr, "%s: %d of %d workers registered\n", progname, have, want);
+			progress_note(have == last, "%d of %d workers registered", have, want);
 			last = have;
 			said = now_ms();
 		}
-		if (have >= want)
+		if (have >= want) {
+			progress_clear();
 			return 0;
+		}
 		if (!answered && now_ms() - checked > 3000) {
 			checked = now_ms();
 			if (master_ended(be, m)) {
+				progress_clear();
 				warnx_("the master of %s stopped before %d worker%s registered "
 				       "('legion logs %s --container %s-master' may say why)",
 				       m->id, want, want == 1 ? "" : "s", m->id, m->id);
@@ -274,17 +277,20 @@ static int wait_workers(struct backend *be, const struct cluster *m, const char 
 			}
 		}
 		if (now_ms() > deadline) {
+			progress_clear();
 			warnx_("only %d of %d workers registered within 600 s", have, want);
 			*ex = EXIT_TEMPFAIL;
 			return -1;
 		}
 		sleep_ms(250, &got_signal);
 	}
+	progress_clear();
 	*ex = interrupted();
 	return -1;
 }
 
-/* Adds "name" and base64 "data" of each file in a comma-separated list. */
+/* Adds each file of a comma-separated list to array key: {"name", base64 "data"} for a
+ * file here (with "alias" after an archive's '#'), {"url"} for a URL Spark fetches. */
 static int add_files(struct jw *w, const char *key, const char *list)
 {
 	jw_arr(w, key);
@@ -293,6 +299,15 @@ static int add_files(struct jw *w, const char *key, const char *list)
 	for (char *f = copy ? strtok_r(copy, ",", &save) : NULL; f && rc == 0;
 	     f = strtok_r(NULL, ",", &save)) {
 		struct buf raw = {0}, b64 = {0};
+		if (strstr(f, "://")) {
+			jw_obj(w, NULL);
+			jw_str(w, "url", f);
+			jw_end(w);
+			continue;
+		}
+		char *alias = !strcmp(key, "archives") ? strchr(f, '#') : NULL;
+		if (alias)
+			*alias++ = '\0';
 		const char *base = strrchr(f, '/');
 		if (read_file(f, 64 << 20, &raw) < 0 || base64_encode(raw.p, raw.len, &b64) < 0) {
 			warn_("unable to read %s", f);
@@ -300,6 +315,8 @@ static int add_files(struct jw *w, const char *key, const char *list)
 		} else {
 			jw_obj(w, NULL);
 			jw_str(w, "name", base ? base + 1 : f);
+			if (alias)
+				jw_str(w, "alias", alias);
 			jw_strn(w, "data", b64.p, b64.len);
 			jw_end(w);
 		}
@@ -309,6 +326,56 @@ static int add_files(struct jw *w, const char *key, const char *list)
 	free(copy);
 	jw_end(w);
 	return rc;
+}
+
+/* One "key=value" of o's conf (or the properties file) into the job's "conf". */
+static void conf_entry(struct jw *w, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	char key[256];
+	snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+	jw_str(w, key, eq + 1);
+}
+
+/* The job's "conf": legion's sizes, then the config file's, --properties-file's, the
+ * --conf options and what spark-submit's own options set (later ones win, as in
+ * spark-submit). */
+static void job_conf(struct jw *w, const struct opts *o)
+{
+	char v[32];
+	jw_obj(w, "conf");
+	snprintf(v, sizeof v, "%lldm", o->executor_mem_mb);
+	jw_str(w, "spark.executor.memory", v);
+	snprintf(v, sizeof v, "%lld", o->executor_cores);
+	jw_str(w, "spark.executor.cores", v);
+	snprintf(v, sizeof v, "%lldm", o->driver_mem_mb);
+	jw_str(w, "spark.driver.memory", v);
+	/* the job starts with the executors it asked for, not whatever is there yet: Spark
+	 * standalone waits for cores.max * ratio cores (at most its 30 s default) */
+	snprintf(v, sizeof v, "%lld",
+		 o->total_cores ? o->total_cores : o->num_executors * o->executor_cores);
+	jw_str(w, "spark.cores.max", v);
+	jw_str(w, "spark.scheduler.minRegisteredResourcesRatio", "1.0");
+	for (int i = 0; i < o->nconf_file; i++)
+		conf_entry(w, o->conf[i]);
+	for (int i = 0; i < o->nprops; i++)
+		conf_entry(w, o->props[i]);
+	for (int i = o->nconf_file; i < o->nconf; i++)
+		conf_entry(w, o->conf[i]);
+	const struct {
+		const char *key, *val;
+	} flags[] = {
+		{"spark.jars.packages", o->packages},
+		{"spark.jars.repositories", o->repositories},
+		{"spark.jars.excludes", o->exclude_packages},
+		{"spark.driver.extraJavaOptions", o->driver_java_options},
+		{"spark.driver.extraClassPath", o->driver_class_path},
+		{"spark.driver.extraLibraryPath", o->driver_library_path},
+	};
+	for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+		if (flags[i].val)
+			jw_str(w, flags[i].key, flags[i].val);
+	jw_end(w);
 }
 
 /* The job document of DESIGN.md's POST /v1/jobs. Owned, or NULL. */
@@ -331,30 +398,13 @@ static char *job_body(const struct opts *o, size_t *n)
 	for (int i = 0; i < o->napp_args; i++)
 		jw_str(&w, NULL, o->app_args[i]);
 	jw_end(&w);
-	jw_obj(&w, "conf");
-	char v[32];
-	snprintf(v, sizeof v, "%lldm", o->executor_mem_mb);
-	jw_str(&w, "spark.executor.memory", v);
-	snprintf(v, sizeof v, "%lld", o->executor_cores);
-	jw_str(&w, "spark.executor.cores", v);
-	snprintf(v, sizeof v, "%lldm", o->driver_mem_mb);
-	jw_str(&w, "spark.driver.memory", v);
-	/* the job starts with the executors it asked for, not whatever is there yet: Spark
-	 * standalone waits for cores.max * ratio cores (at most its 30 s default) */
-	snprintf(v, sizeof v, "%lld", o->num_executors * o->executor_cores);
-	jw_str(&w, "spark.cores.max", v);
-	jw_str(&w, "spark.scheduler.minRegisteredResourcesRatio", "1.0");
-	for (int i = 0; i < o->nconf; i++) {
-		const char *eq = strchr(o->conf[i], '=');
-		char key[256];
-		snprintf(key, sizeof key, "%.*s", (int)(eq - o->conf[i]), o->conf[i]);
-		jw_str(&w, key, eq + 1);
-	}
-	jw_end(&w);
+	job_conf(&w, o);
 	if (o->klass)
 		jw_str(&w, "class", o->klass);
 	if ((o->py_files && add_files(&w, "pyFiles", o->py_files) < 0) ||
-	    (o->jars && add_files(&w, "jars", o->jars) < 0)) {
+	    (o->jars && add_files(&w, "jars", o->jars) < 0) ||
+	    (o->files && add_files(&w, "files", o->files) < 0) ||
+	    (o->archives && add_files(&w, "archives", o->archives) < 0)) {
 		jw_finish(&w, NULL);
 		goto out;
 	}
@@ -379,10 +429,31 @@ struct run {
 	char tag[5], prefix[64]; /* this run's worker names: CLUSTER-TAG-wN */
 	char *body;              /* the job document */
 	size_t blen;
-	char job[64]; /* the job's id once submitted */
-	int started;  /* the master and every worker were created */
-	int keep;     /* leave everything running (--keep-alive, --detach) */
+	char job[64];                    /* the job's id once submitted */
+	int started;                     /* the master and every worker were created */
+	int keep;                        /* leave everything running (--keep-alive, --detach) */
+	long long master_ms, workers_ms; /* when their creation began (cost.c) */
+	double master_cpu;
+	long long master_mb;
+	struct price price; /* --price-file's row for --location, if any */
 };
+
+/* The cost line of a run whose job ran: what its groups held until now (deleted). */
+static void run_cost(const struct run *r)
+{
+	struct cost c = {0};
+	long long now = now_ms();
+	if (!r->job[0] || r->keep)
+		return;
+	if (r->master[0])
+		cost_add(&c, r->master_cpu, r->master_mb, r->master_ms, now);
+	for (int i = 0; i < r->nws; i++)
+		cost_add(&c, r->ws[i].cpu, r->ws[i].memory_mb, r->workers_ms, now);
+	/* the local backend holds this machine's cores: seconds, never money */
+	int money = strcmp(r->be.ops->name, "local") != 0;
+	cost_print(&c, money ? &r->price : NULL,
+		   r->master[0] ? "this run's cluster" : "this run's workers");
+}
 
 /* Deletes what the run created unless it is kept; forgets the credentials of a cluster
  * it made. Returns ex, or EXIT_TEMPFAIL when something could not be deleted and the
@@ -401,6 +472,8 @@ static int run_teardown(struct run *r, int ex)
 	}
 	if (r->new_cluster && !r->keep)
 		cluster_forget(r->c.id);
+	if (r->opened)
+		run_cost(r);
 	free(names);
 	for (int i = 0; r->ws && i < r->nw; i++)
 		group_free(&r->ws[i]);
@@ -430,6 +503,9 @@ static int start_master(struct run *r, int *ex)
 	}
 	fprintf(stderr, "%s: starting cluster %s (%s backend)\n", progname, r->c.id,
 		r->be.ops->name);
+	r->master_ms = now_ms();
+	r->master_cpu = g.cpu;
+	r->master_mb = g.memory_mb;
 	int rc = r->be.ops->create(&r->be, &g, 1, ex);
 	if (rc == 0) { /* a failed create has deleted what it made */
 		snprintf(r->master, sizeof r->master, "%s", g.name);
@@ -524,6 +600,7 @@ static int run_start(struct run *r, int *ex)
 			return -1;
 		}
 	fprintf(stderr, "%s: starting %d worker%s\n", progname, r->nw, r->nw == 1 ? "" : "s");
+	r->workers_ms = now_ms();
 	if (r->be.ops->create(&r->be, r->ws, r->nw, ex) < 0)
 		return -1; /* create deleted the workers it made */
 	r->nws = r->nw;
@@ -585,7 +662,11 @@ static int run_follow(struct run *r)
 {
 	char state[32] = "";
 	int code = -1;
-	if (cluster_follow(&r->c, r->job, state, sizeof state, &code) == 0) {
+	struct job_sink sink = {progress_line, NULL};
+	progress_start(r->o->log_level, r->job, r->nw);
+	int rc = cluster_follow(&r->c, r->job, &sink, state, sizeof state, &code);
+	progress_clear();
+	if (rc == 0) {
 		fprintf(stderr, "%s: job %s %s (exit %d)\n", progname, r->job, state, code);
 		return job_exit(state, code);
 	}
@@ -606,6 +687,9 @@ int cmd_submit(const struct opts *o)
 {
 	struct run r = {.o = o};
 	int ex = 0;
+	if (o->price_file && (ex = price_load(o->price_file, o->location, &r.price)) != 0)
+		return ex;
+	progress_start(o->log_level, "job", (int)o->num_executors);
 	if (run_start(&r, &ex) == 0 && run_submit(&r, &ex) == 0) {
 		if (o->detach)
 			run_detach(&r);

@@ -16,7 +16,10 @@ _legion_options() {
 			"--driver-cores= --driver-memory= --master= --keep-alive" \
 			"--conf= --py-files= --jars= --class= --name= --image= --idle-timeout=" \
 			"--detach --force --file= --parallel= --subnet= --identity= --subnets=" \
-			"--security-groups= --execution-role= --keep-logs $any"
+			"--security-groups= --execution-role= --keep-logs --files= --archives=" \
+			"--packages= --repositories= --exclude-packages= --properties-file=" \
+			"--driver-java-options= --driver-class-path= --driver-library-path=" \
+			"--total-executor-cores= --deploy-mode= --log-level= --price-file= $any"
 		;;
 	deploy-master)
 		echo "$azure --driver-cores= --driver-memory= --image=" \
@@ -121,7 +124,11 @@ _legion() {
 			done
 			COMPREPLY=($(compgen -W "$(_legion_containers "$cluster")" -- "$cur"))
 			;;
-		--file | --py-files | --jars) COMPREPLY=($(compgen -f -- "$cur")) ;;
+		--file | --py-files | --jars | --files | --archives | --properties-file | --price-file)
+			COMPREPLY=($(compgen -f -- "$cur"))
+			;;
+		--deploy-mode) COMPREPLY=($(compgen -W "client" -- "$cur")) ;;
+		--log-level) COMPREPLY=($(compgen -W "ALL TRACE DEBUG INFO WARN ERROR FATAL OFF" -- "$cur")) ;;
 		esac
 		return 0
 	fi

@@ -184,6 +184,11 @@ struct job {
 	long long kill_ms; /* when DELETE or shutdown sent SIGTERM, 0 = not asked */
 	long long submitted, started, ended; /* unix seconds */
 	long long log_len;                   /* NDJSON bytes in dir/log.ndjson */
+	char *driver_python; /* owned: a Python driver's python, run by legion-pydriver with
+			      * its stderr on the FIFO dir/stderr.fifo; NULL: no FIFO */
+	char *unpack;        /* owned: "archive\0folder\0"... unpacked into dir before the
+			      * driver starts (unpack_len bytes) */
+	size_t unpack_len;
 	struct job *next;
 };
 

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -174,11 +175,110 @@ static int drain(struct joblog *l, struct stream *s)
 	return 0;
 }
 
-/* Starts j with its output into pipes (so, se) and its log file open in l. The pid,
- * or -1 (with what it opened left in l, so, se). */
-static pid_t start_job(struct job *j, struct joblog *l, struct stream *so, struct stream *se)
+/* Runs argv (argv[0] found on PATH) in dir and waits for it. Its exit code, or -1. */
+static int run_tool(char **argv, const char *dir)
+{
+	char path[PATH_MAX], *prog = argv[0];
+	int status;
+	if (proc_which(prog, NULL, path, sizeof path) < 0)
+		return -1;
+	argv[0] = path;
+	pid_t pid = proc_spawn(argv, jobd_cfg.env, dir, (const int[3]){-1, -1, -1}, prog);
+	argv[0] = prog;
+	if (pid < 0)
+		return -1;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return exit_status(status);
+}
+
+/* The driver's copy of each archive, unpacked into the job's folder under its alias, so
+ * that a relative spark.pyspark.driver.python (./environment/bin/python) finds it, as
+ * the executors find theirs (Spark unpacks them there). zip and jar through python3's
+ * zipfile, the tar forms through tar; others stay packed, as Spark leaves them. 0, or
+ * -1 after a line in the job's log. */
+static int unpack_archives(struct job *j, struct joblog *l)
+{
+	for (size_t off = 0; off < j->unpack_len;) {
+		char *file = j->unpack + off, *to = file + strlen(file) + 1, dest[PATH_MAX + 256];
+		off = (size_t)(to - j->unpack) + strlen(to) + 1;
+		size_t n = strlen(file);
+		int zip = n > 4 && (!strcmp(file + n - 4, ".zip") || !strcmp(file + n - 4, ".jar"));
+		int tar = (n > 4 && !strcmp(file + n - 4, ".tar")) ||
+			  (n > 4 && !strcmp(file + n - 4, ".tgz")) ||
+			  (n > 7 && !strcmp(file + n - 7, ".tar.gz"));
+		if (!zip && !tar)
+			continue;
+		snprintf(dest, sizeof dest, "%s/%s", j->dir, to);
+		char *zargv[] = {"python3", "-m", "zipfile", "-e", file, dest, NULL};
+		char *targv[] = {"tar", "--no-same-owner", "-xf", file, "-C", dest, NULL};
+		int rc = mkdir(dest, 0700) < 0 ? -1 : run_tool(zip ? zargv : targv, j->dir);
+		if (rc != 0) {
+			char msg[PATH_MAX + 128];
+			int m = snprintf(msg, sizeof msg,
+					 "legion-jobd: unable to unpack %s for the "
+					 "driver (%s %s %d)",
+					 strrchr(file, '/') + 1, zip ? "python3 -m zipfile" : "tar",
+					 rc < 0 ? "did not run:" : "exited", rc);
+			log_line(l, "stderr", msg,
+				 (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The environment of j's spark-submit: the daemon's, plus what legion-pydriver reads
+ * (the FIFO and the python to run) when j has a Python driver. Owned array, strings
+ * borrowed from jobd_cfg.env and vars. */
+static char **job_env(const struct job *j, char vars[2][PATH_MAX + 64])
+{
+	size_t n = 0;
+	while (jobd_cfg.env[n])
+		n++;
+	char **env = calloc(n + 3, sizeof *env);
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(jobd_cfg.env[i], "LEGION_STDERR=", 14) &&
+		    strncmp(jobd_cfg.env[i], "LEGION_DRIVER_PYTHON=", 21))
+			env[k++] = jobd_cfg.env[i];
+	if (j->driver_python) {
+		snprintf(vars[0], PATH_MAX + 64, "LEGION_STDERR=%s/stderr.fifo", j->dir);
+		snprintf(vars[1], PATH_MAX + 64, "LEGION_DRIVER_PYTHON=%s", j->driver_python);
+		env[k++] = vars[0];
+		env[k++] = vars[1];
+	}
+	return env;
+}
+
+/* The read end of the FIFO a Python driver's stderr comes through (see
+ * legion-pydriver), non-blocking; -1 when j has none or it could not be made. */
+static int open_fifo(const struct job *j)
 {
 	char path[PATH_MAX + 32];
+	if (!j->driver_python)
+		return -1;
+	snprintf(path, sizeof path, "%s/stderr.fifo", j->dir);
+	if (mkfifo(path, 0600) < 0) {
+		warn_("%s: unable to make the driver's stderr FIFO", path);
+		return -1;
+	}
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		warn_("%s: unable to open", path);
+	return fd;
+}
+
+/* Starts j with its output into pipes (so, se; a Python driver's stderr into the FIFO
+ * pe) and its log file open in l. The pid, or -1 (with what it opened left in l, so,
+ * se, pe). */
+static pid_t start_job(struct job *j, struct joblog *l, struct stream *so, struct stream *se,
+		       struct stream *pe)
+{
+	char path[PATH_MAX + 32], vars[2][PATH_MAX + 64];
 	int p1[2] = {-1, -1}, p2[2] = {-1, -1};
 	snprintf(path, sizeof path, "%s/log.ndjson", j->dir);
 	l->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
@@ -196,12 +296,21 @@ static pid_t start_job(struct job *j, struct joblog *l, struct stream *so, struc
 		fcntl(p1[k], F_SETFD, FD_CLOEXEC);
 		fcntl(p2[k], F_SETFD, FD_CLOEXEC);
 	}
-	const int fds[3] = {-1, p1[1], p2[1]};
-	pid_t pid = proc_spawn(j->argv, jobd_cfg.env, j->dir, fds, "spark");
-	close(p1[1]);
-	close(p2[1]);
 	so->fd = p1[0];
 	se->fd = p2[0];
+	char **env = job_env(j, vars);
+	if (!env || unpack_archives(j, l) < 0) {
+		close(p1[1]);
+		close(p2[1]);
+		free(env);
+		return -1;
+	}
+	pe->fd = open_fifo(j);
+	const int fds[3] = {-1, p1[1], p2[1]};
+	pid_t pid = proc_spawn(j->argv, env, j->dir, fds, "spark");
+	free(env);
+	close(p1[1]);
+	close(p2[1]);
 	return pid;
 }
 
@@ -214,18 +323,19 @@ static void kill_late(const struct job *j, pid_t pid)
 
 /* Moves output into the log until both pipes close (or the driver exited and what it
  * started still holds them after a grace). 1 with *status when it reaped pid. */
-static int pump(struct job *j, pid_t pid, struct joblog *l, struct stream *so, struct stream *se,
-		int *status)
+static int pump(struct job *j, pid_t pid, struct joblog *l, struct stream *ss[3], int *status)
 {
 	long long exited_ms = 0;
 	int have_status = 0;
-	while (so->fd >= 0 || se->fd >= 0) {
-		struct pollfd pf[2] = {{.fd = so->fd, .events = POLLIN},
-				       {.fd = se->fd, .events = POLLIN}};
-		int r = poll(pf, 2, 250);
+	/* until stdout and stderr close: the FIFO may never have had a writer */
+	while (ss[0]->fd >= 0 || ss[1]->fd >= 0) {
+		struct pollfd pf[3];
+		for (int k = 0; k < 3; k++)
+			pf[k] = (struct pollfd){.fd = ss[k]->fd, .events = POLLIN};
+		int r = poll(pf, 3, 250);
 		long long before = l->len;
-		for (int k = 0; r > 0 && k < 2; k++) {
-			struct stream *s = k ? se : so;
+		for (int k = 0; r > 0 && k < 3; k++) {
+			struct stream *s = ss[k];
 			if (s->fd >= 0 && (pf[k].revents & (POLLIN | POLLHUP | POLLERR)) &&
 			    drain(l, s) < 0) {
 				close(s->fd);
@@ -257,9 +367,11 @@ static int pump(struct job *j, pid_t pid, struct joblog *l, struct stream *so, s
 static void run_job(struct job *j)
 {
 	int status = EXIT_SOFTWARE << 8; /* as if it exited 70: it could not start */
-	struct stream so = {.name = "stdout", .fd = -1}, se = {.name = "stderr", .fd = -1};
+	struct stream so = {.name = "stdout", .fd = -1}, se = {.name = "stderr", .fd = -1},
+		      pe = {.name = "stderr", .fd = -1};
+	struct stream *ss[3] = {&so, &se, &pe};
 	struct joblog l = {.job = j, .fd = -1};
-	pid_t pid = start_job(j, &l, &so, &se);
+	pid_t pid = start_job(j, &l, &so, &se, &pe);
 	if (pid > 0) {
 		jobd_lock();
 		j->pid = pid;
@@ -267,7 +379,13 @@ static void run_job(struct job *j)
 			kill(-pid, SIGTERM);
 		jobd_unlock();
 		warnx_("job-%d started (pid %d): %s", j->id, (int)pid, j->app);
-		int have_status = pump(j, pid, &l, &so, &se, &status);
+		int have_status = pump(j, pid, &l, ss, &status);
+		while (pe.fd >= 0 && drain(&l, &pe) == 0 && l.len != j->log_len) {
+			jobd_lock(); /* what the Python driver wrote last */
+			j->log_len = l.len;
+			jobd_changed();
+			jobd_unlock();
+		}
 		while (!have_status) {
 			pid_t r = waitpid(pid, &status, WNOHANG);
 			if (r == pid || (r < 0 && errno != EINTR))
@@ -283,6 +401,8 @@ static void run_job(struct job *j)
 		close(so.fd);
 	if (se.fd >= 0)
 		close(se.fd);
+	if (pe.fd >= 0)
+		close(pe.fd);
 	if (l.fd >= 0)
 		close(l.fd);
 	buf_free(&l.rec);
@@ -342,6 +462,8 @@ void job_free(struct job *j)
 		free(*a);
 	free(j->argv);
 	free(j->dir);
+	free(j->driver_python);
+	free(j->unpack);
 	free(j);
 }
 

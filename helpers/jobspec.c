@@ -103,15 +103,91 @@ static int conf_reserved(const char *k)
 struct newjob {
 	struct job *j; /* borrowed */
 	struct buf props;
-	struct buf lists[3]; /* --py-files, --jars, --files: comma-separated paths */
+	struct buf lists[4];   /* --py-files, --jars, --files, --archives: comma-separated */
+	struct buf unpack;     /* "archive\0folder\0" pairs the driver gets unpacked */
+	char *driver_python;   /* the app's own choice (spark.pyspark.[driver.]python) */
+	int driver_python_set; /* from spark.pyspark.driver.python (else .python's) */
 	char *cls;
 	char **args;
 	int nargs;
 };
 
-/* Writes each {"name","data"} of array key into subdir, adding paths to list. */
+/* A URL for Spark to fetch ({"url"} of a file list): scheme://..., at most 2048 bytes,
+ * no commas (the lists' separator), spaces or control characters. */
+static int url_ok(const char *s)
+{
+	size_t n = strlen(s), k = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
+	if (n > 2048 || k == 0 || strncmp(s + k, "://", 3))
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f || *s == ',')
+			return 0;
+	return 1;
+}
+
+/* Adds path (and "#alias") to list. 0, or -1 after an error reply. */
+static int list_add(struct req *r, struct buf *list, const char *path, const char *alias)
+{
+	if ((list->len && buf_add(list, ",", 1) < 0) || buf_adds(list, path) < 0 ||
+	    (alias && buf_addf(list, "#%s", alias) < 0)) {
+		httpd_reply_err(r, 500, "InternalError", "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* One {"name","data"[,"alias"]} or {"url"} of array key, k-th: a file in dir (or the
+ * URL) added to the list. 0, or -1 after an error reply. */
+static int take_file(struct req *r, const struct json *j, const char *key, int k, int e,
+		     const char *dir, struct newjob *nj, struct buf *list)
+{
+	int d = json_get(j, e, "data"), archive = list == &nj->lists[3];
+	char *name = NULL, *alias = NULL, path[PATH_MAX + 256];
+	if (j->t[e].type == JSMN_OBJECT && json_get(j, e, "url") >= 0) {
+		if (httpd_json_str(r, j, e, "url", 2048, 1, &name) < 0)
+			return -1;
+		int rc = url_ok(name) ? list_add(r, list, name, NULL) : -1;
+		if (!url_ok(name))
+			httpd_reply_err(r, 400, "BadRequest", "\"%s\"[%d]: bad URL", key, k);
+		free(name);
+		return rc;
+	}
+	if (j->t[e].type != JSMN_OBJECT || d < 0 || j->t[d].type != JSMN_STRING) {
+		httpd_reply_err(r, 400, "BadRequest", "\"%s\"[%d] must be {\"name\",\"data\"}", key,
+				k);
+		return -1;
+	}
+	if (httpd_json_str(r, j, e, "name", 200, 1, &name) < 0 ||
+	    (archive && httpd_json_str(r, j, e, "alias", 200, 0, &alias) < 0)) {
+		free(name);
+		return -1;
+	}
+	int ok = file_name_ok(name) && (!alias || file_name_ok(alias));
+	snprintf(path, sizeof path, "%s/%s", dir, ok ? name : "");
+	const char *why = NULL;
+	if (!ok)
+		httpd_reply_err(r, 400, "BadRequest", "\"%s\"[%d]: bad file name", key, k);
+	else if (access(path, F_OK) == 0)
+		httpd_reply_err(r, 400, "BadRequest", "\"%s\"[%d]: duplicate file name", key, k);
+	else if (b64_to_file(j, d, path, &why) < 0)
+		httpd_reply_err(r, 400, "BadRequest", "\"%s\"[%d]: %s", key, k, why);
+	else if (list_add(r, list, path, alias) == 0) {
+		/* the driver's copy: into the job's folder, for a relative driver python */
+		const char *to = alias ? alias : name;
+		if (!archive || (buf_add(&nj->unpack, path, strlen(path) + 1) == 0 &&
+				 buf_add(&nj->unpack, to, strlen(to) + 1) == 0))
+			ok = 2;
+		else
+			httpd_reply_err(r, 500, "InternalError", "out of memory");
+	}
+	free(name);
+	free(alias);
+	return ok == 2 ? 0 : -1;
+}
+
+/* Writes each entry of array key into subdir, adding paths to list. */
 static int take_files(struct req *r, const struct json *j, const char *key, const char *subdir,
-		      struct job *job, struct buf *list)
+		      struct newjob *nj, struct buf *list)
 {
 	int a = json_get(j, 0, key);
 	if (a < 0)
@@ -121,44 +197,15 @@ static int take_files(struct req *r, const struct json *j, const char *key, cons
 				"\"%s\" must be an array of {\"name\",\"data\"}", key);
 		return -1;
 	}
-	char dir[PATH_MAX], path[PATH_MAX + 256];
-	snprintf(dir, sizeof dir, "%s/%s", job->dir, subdir);
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s/%s", nj->j->dir, subdir);
 	if (j->t[a].size > 0 && mkdir(dir, 0700) < 0) {
 		httpd_reply_err(r, 500, "InternalError", "unable to create %s", subdir);
 		return -1;
 	}
-	for (int k = 0; k < j->t[a].size; k++) {
-		int e = json_at(j, a, k), d = json_get(j, e, "data");
-		char *name = NULL;
-		if (j->t[e].type != JSMN_OBJECT || d < 0 || j->t[d].type != JSMN_STRING) {
-			httpd_reply_err(r, 400, "BadRequest",
-					"\"%s\"[%d] must be {\"name\",\"data\"}", key, k);
+	for (int k = 0; k < j->t[a].size; k++)
+		if (take_file(r, j, key, k, json_at(j, a, k), dir, nj, list) < 0)
 			return -1;
-		}
-		if (httpd_json_str(r, j, e, "name", 200, 1, &name) < 0)
-			return -1;
-		if (!file_name_ok(name)) {
-			httpd_reply_err(r, 400, "BadRequest", "\"%s\"[%d]: bad file name", key, k);
-			free(name);
-			return -1;
-		}
-		snprintf(path, sizeof path, "%s/%s", dir, name);
-		free(name);
-		const char *why;
-		if (access(path, F_OK) == 0) {
-			httpd_reply_err(r, 400, "BadRequest", "\"%s\"[%d]: duplicate file name",
-					key, k);
-			return -1;
-		}
-		if (b64_to_file(j, d, path, &why) < 0) {
-			httpd_reply_err(r, 400, "BadRequest", "\"%s\"[%d]: %s", key, k, why);
-			return -1;
-		}
-		if ((list->len && buf_add(list, ",", 1) < 0) || buf_adds(list, path) < 0) {
-			httpd_reply_err(r, 500, "InternalError", "out of memory");
-			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -204,9 +251,10 @@ static int take_app(struct req *r, const struct json *j, struct newjob *nj)
 		httpd_reply_err(r, 400, "BadRequest", "\"appData\": %s", why);
 		return -1;
 	}
-	if (take_files(r, j, "pyFiles", "py", job, &nj->lists[0]) < 0 ||
-	    take_files(r, j, "jars", "jars", job, &nj->lists[1]) < 0 ||
-	    take_files(r, j, "files", "files", job, &nj->lists[2]) < 0)
+	if (take_files(r, j, "pyFiles", "py", nj, &nj->lists[0]) < 0 ||
+	    take_files(r, j, "jars", "jars", nj, &nj->lists[1]) < 0 ||
+	    take_files(r, j, "files", "files", nj, &nj->lists[2]) < 0 ||
+	    take_files(r, j, "archives", "archives", nj, &nj->lists[3]) < 0)
 		return -1;
 	if (httpd_json_str(r, j, 0, "class", 255, 0, &nj->cls) < 0)
 		return -1;
@@ -217,6 +265,30 @@ static int take_app(struct req *r, const struct json *j, struct newjob *nj)
 					"\"class\" must be a Java class name");
 			return -1;
 		}
+	return 0;
+}
+
+/* A Python driver's stderr apart from its stdout (spark-submit's PythonRunner merges
+ * them): legion-pydriver, when it is on PATH, becomes the driver's python; it points fd 2
+ * at the job's stderr FIFO (jobq.c) and execs the python the app asked for. 0, or -1
+ * after an error reply. */
+static int driver_stderr(struct req *r, struct newjob *nj)
+{
+	char helper[PATH_MAX];
+	size_t n = strlen(nj->j->app);
+	if (n < 3 || strcmp(nj->j->app + n - 3, ".py") ||
+	    proc_which("legion-pydriver", NULL, helper, sizeof helper) < 0)
+		return 0;
+	const char *py = nj->driver_python, *e;
+	if (!py && (e = getenv("PYSPARK_DRIVER_PYTHON")) && *e)
+		py = e;
+	if (!py && (e = getenv("PYSPARK_PYTHON")) && *e)
+		py = e;
+	if (!(nj->j->driver_python = strdup(py ? py : "python3")) ||
+	    agent_prop(&nj->props, "spark.pyspark.driver.python", helper) < 0) {
+		httpd_reply_err(r, 500, "InternalError", "out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -252,6 +324,13 @@ static int write_props(struct req *r, const struct json *j, struct newjob *nj, c
 			return -1;
 		}
 		int rc = agent_prop(&nj->props, key, val);
+		if (!strcmp(key, "spark.pyspark.driver.python") ||
+		    (!strcmp(key, "spark.pyspark.python") && !nj->driver_python_set)) {
+			nj->driver_python_set = !strcmp(key, "spark.pyspark.driver.python");
+			free(nj->driver_python);
+			nj->driver_python = val;
+			val = NULL;
+		}
 		free(key);
 		free(val);
 		if (rc < 0) {
@@ -259,6 +338,8 @@ static int write_props(struct req *r, const struct json *j, struct newjob *nj, c
 			return -1;
 		}
 	}
+	if (driver_stderr(r, nj) < 0)
+		return -1;
 	if (write_file(path, nj->props.p, nj->props.len, 0600) < 0) {
 		httpd_reply_err(r, 500, "InternalError", "unable to write the job's properties");
 		return -1;
@@ -278,8 +359,9 @@ static int make_argv(struct req *r, const struct json *j, struct newjob *nj, con
 	}
 	int nargs = a >= 0 ? j->t[a].size : 0;
 	/* spark-submit --master URL --deploy-mode client --properties-file F
-	 * [--name N] [--class C] [--py-files L] [--jars L] [--files L] APP ARGS... */
-	size_t n = 7 + 10 + 1 + (size_t)nargs + 1;
+	 * [--name N] [--class C] [--py-files L] [--jars L] [--files L] [--archives L]
+	 * APP ARGS... */
+	size_t n = 7 + 12 + 1 + (size_t)nargs + 1;
 	char **argv = calloc(n, sizeof *argv);
 	if (!argv) {
 		httpd_reply_err(r, 500, "InternalError", "out of memory");
@@ -312,8 +394,8 @@ static int make_argv(struct req *r, const struct json *j, struct newjob *nj, con
 		ARG("--class");
 		ARG("%s", nj->cls);
 	}
-	static const char *const opt[] = {"--py-files", "--jars", "--files"};
-	for (int k = 0; k < 3; k++)
+	static const char *const opt[] = {"--py-files", "--jars", "--files", "--archives"};
+	for (int k = 0; k < 4; k++)
 		if (nj->lists[k].len) {
 			ARG("%s", opt[k]);
 			ARG("%s", nj->lists[k].p);
@@ -352,9 +434,15 @@ int jobspec_build(struct req *r, const struct json *body, struct job *job)
 				 make_argv(r, body, &nj, path) < 0
 			 ? -1
 			 : 0;
+	if (rc == 0 && nj.unpack.len) {
+		job->unpack_len = nj.unpack.len;
+		job->unpack = buf_take(&nj.unpack);
+	}
 	buf_free(&nj.props);
-	for (int k = 0; k < 3; k++)
+	buf_free(&nj.unpack);
+	for (int k = 0; k < 4; k++)
 		buf_free(&nj.lists[k]);
 	free(nj.cls);
+	free(nj.driver_python);
 	return rc;
 }

@@ -308,7 +308,7 @@ teardown() {
 	run make -C "$ROOT" --no-print-directory install DESTDIR="$root" PREFIX=/usr
 	echo "$output"
 	[ "$status" -eq 0 ]
-	for f in legion legion-master legion-jobd legion-register legion-idle legion-worker; do
+	for f in legion legion-master legion-jobd legion-register legion-idle legion-worker legion-pydriver; do
 		[ -x "$root/usr/bin/$f" ] || {
 			echo "no executable /usr/bin/$f"
 			false
@@ -320,7 +320,7 @@ teardown() {
 	cmp "$root/usr/share/zsh/site-functions/_legion" "$ROOT/completions/_legion"
 	[ "$(stat -c %a "$root/usr/share/man/man1/legion.1")" = 644 ]
 	# nothing else: the files above and their folders
-	[ "$(find "$root" -type f | wc -l)" -eq 9 ]
+	[ "$(find "$root" -type f | wc -l)" -eq 10 ]
 
 	run "$root/usr/bin/legion" --version
 	[ "$status" -eq 0 ]

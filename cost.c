@@ -1,0 +1,102 @@
+/*
+ * cost.c: what a run's container groups held (vCPU-seconds and GB-seconds, from each
+ * group's creation to its deletion) and, with a price file, what that comes to. Leaves
+ * out when groups are made and deleted (submit.c); Legion ships no prices of its own
+ * (README: What a job cost).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cost_add(struct cost *c, double cpu, long long memory_mb, long long from_ms, long long to_ms)
+{
+	double s = to_ms > from_ms ? (double)(to_ms - from_ms) / 1000.0 : 0;
+	/* ACI is asked for memory in GB with one decimal, rounded up (aci.c) */
+	double gb = ceil((double)memory_mb / 1024.0 * 10.0) / 10.0;
+	c->groups++;
+	c->vcpu_s += cpu * s;
+	c->gb_s += gb * s;
+	if (s > c->secs)
+		c->secs = s;
+}
+
+/* One "region vcpu-second gb-second currency" line into p when its region is the one
+ * asked for (or "*" and nothing better was found). 0, or -1 when malformed. */
+static int price_line(char *line, const char *region, struct price *p)
+{
+	char reg[64], cur[16], *end;
+	double v[2];
+	char *f[4], *save = NULL;
+	int n = 0;
+	for (char *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
+		if (n < 4)
+			f[n++] = t;
+		else
+			return -1;
+	if (n != 4 || strlen(f[0]) >= sizeof reg || strlen(f[3]) >= sizeof cur)
+		return -1;
+	for (int k = 0; k < 2; k++) {
+		errno = 0;
+		v[k] = strtod(f[k + 1], &end);
+		if (errno || *end || end == f[k + 1] || !(v[k] >= 0) || v[k] > 1)
+			return -1;
+	}
+	snprintf(reg, sizeof reg, "%s", f[0]);
+	snprintf(cur, sizeof cur, "%s", f[3]);
+	int exact = !strcmp(reg, region);
+	if (exact || (!strcmp(reg, "*") && p->found < 2)) {
+		p->vcpu_s = v[0];
+		p->gb_s = v[1];
+		snprintf(p->currency, sizeof p->currency, "%s", cur);
+		snprintf(p->region, sizeof p->region, "%s", reg);
+		p->found = exact ? 2 : 1;
+	}
+	return 0;
+}
+
+int price_load(const char *path, const char *region, struct price *p)
+{
+	struct buf b = {0};
+	memset(p, 0, sizeof *p);
+	if (read_file(path, 1 << 20, &b) < 0) {
+		warn_("--price-file: unable to read %s", path);
+		buf_free(&b);
+		return EXIT_CONFIG;
+	}
+	int no = 0, rc = 0;
+	for (char *line = b.p, *next; line && *line && !rc; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		no++;
+		line[strcspn(line, "#\r")] = '\0';
+		if (strspn(line, " \t") == strlen(line))
+			continue;
+		if (price_line(line, region, p) < 0) {
+			warnx_("%s:%d: not 'region vcpu-second-price gb-second-price currency' "
+			       "(like: westus 0.00001 0.000001 USD)",
+			       path, no);
+			rc = EXIT_CONFIG;
+		}
+	}
+	snprintf(p->file, sizeof p->file, "%s", path);
+	buf_free(&b);
+	return rc;
+}
+
+void cost_print(const struct cost *c, const struct price *p, const char *what)
+{
+	if (!c->groups)
+		return;
+	fprintf(stderr,
+		"%s: cost: %s (%d container group%s, %.0f s): %.1f vCPU-seconds, %.1f "
+		"GB-seconds",
+		progname, what, c->groups, c->groups == 1 ? "" : "s", c->secs, c->vcpu_s, c->gb_s);
+	if (p && p->found)
+		fprintf(stderr, "; about %.4f %s at %s's %s prices",
+			c->vcpu_s * p->vcpu_s + c->gb_s * p->gb_s, p->currency, p->file, p->region);
+	fputc('\n', stderr);
+}

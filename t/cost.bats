@@ -1,0 +1,82 @@
+#!/usr/bin/env bats
+# t/cost.bats: the cost line at the end of a job: vCPU-seconds and GB-seconds the run's
+# container groups held, checked against the times t/fake-azure recorded for each
+# group's PUT and DELETE, and an estimate from --price-file. The master and workers are
+# t/aci_helper.bash's stand-ins: this is about arithmetic, not Spark.
+
+load test_helper
+load fake_azure_helper
+load aci_helper
+
+setup_file() {
+	export ACI_STUB_DIR=$BATS_FILE_TMPDIR/ctl
+	mkdir -p "$ACI_STUB_DIR"
+	aci_stubs "$BATS_FILE_TMPDIR/bin"
+	export PATH=$BATS_FILE_TMPDIR/bin:$PATH # the emulator runs the stand-ins from PATH
+	fake_azure_start --exec --provision-delay 0.2 --kill-grace 1
+}
+
+teardown_file() {
+	fake_azure_stop
+}
+
+setup() {
+	fake_azure_reset >/dev/null
+	export LEGION_BACKEND=aci LEGION_IMAGE=registry.test/legion/spark:test
+	cd "$BATS_TEST_TMPDIR"
+	echo 'print("hello")' >app.py
+	mark_log
+}
+
+@test "the cost line: vCPU- and GB-seconds of every group from its PUT to its DELETE, priced" {
+	cat >prices <<'EOF'
+# region  per vCPU-second  per GB-second  currency
+*       0.5   0.25  XTS
+westus  0.01  0.001 XTS
+EOF
+	run --separate-stderr legion submit --num-executors 2 --executor-cores 2 \
+		--executor-memory 2g --price-file prices app.py sleep=3
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	local line
+	line=$(grep '^legion: cost: ' <<<"$stderr")
+	[[ $line =~ ^legion:\ cost:\ this\ run\'s\ cluster\ \(3\ container\ groups,\ [0-9]+\ s\):\ ([0-9.]+)\ vCPU-seconds,\ ([0-9.]+)\ GB-seconds\;\ about\ ([0-9.]+)\ XTS\ at\ prices\'s\ westus\ prices$ ]]
+	local vcpu=${BASH_REMATCH[1]} gb=${BASH_REMATCH[2]} money=${BASH_REMATCH[3]}
+	# what the emulator saw: each group's size from its PUT, held until its DELETE
+	fa_log_jq 'select((.path | test("/containerGroups/[^/]+$")) and
+		((.method == "PUT" and (.status == 200 or .status == 201)) or
+		 (.method == "DELETE" and .status != null and .status < 300))) |
+		{name: (.path | split("/") | last), method, time,
+		 cpu: .body.properties.containers[0].properties.resources.requests.cpu?,
+		 gb: .body.properties.containers[0].properties.resources.requests.memoryInGB?}' |
+		python3 -c '
+import datetime, json, sys
+vcpu, gb, seen = float(sys.argv[1]), float(sys.argv[2]), {}
+t = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+for e in map(json.loads, sys.stdin):
+    g = seen.setdefault(e["name"], {})
+    if e["method"] == "PUT":
+        g.update(put=t(e["time"]), cpu=e["cpu"], gb=e["gb"])
+    else:
+        g.setdefault("delete", t(e["time"]))
+assert len(seen) == 3 and all("put" in g and "delete" in g for g in seen.values()), seen
+want_vcpu = sum(g["cpu"] * (g["delete"] - g["put"]) for g in seen.values())
+want_gb = sum(g["gb"] * (g["delete"] - g["put"]) for g in seen.values())
+print("emulator: %.1f vCPU-s, %.1f GB-s; legion: %.1f, %.1f" % (want_vcpu, want_gb, vcpu, gb))
+# legion counts from just before each PUT to just after each DELETE: a little more
+cpus, gbs = sum(g["cpu"] for g in seen.values()), sum(g["gb"] for g in seen.values())
+for want, got, size in ((want_vcpu, vcpu, cpus), (want_gb, gb, gbs)):
+    assert want * 0.97 - 0.5 <= got <= want * 1.1 + 2 * size, (want, got)
+' "$vcpu" "$gb"
+	# the price of the region asked for (westus, the default), not the "*" row
+	python3 -c 'import sys; v, g, m = map(float, sys.argv[1:])
+assert abs(v * 0.01 + g * 0.001 - m) < 0.0002, (v, g, m)' "$vcpu" "$gb" "$money"
+}
+
+@test "--price-file: a malformed line is refused with the file and line before anything starts (78)" {
+	printf 'westus 0.01 0.001 XTS\nwestus cheap 0.001 XTS\n' >prices
+	run --separate-stderr legion submit --price-file prices app.py
+	[ "$status" -eq 78 ]
+	[[ $stderr == "legion: prices:2: not 'region vcpu-second-price gb-second-price currency'"* ]]
+	[ -z "$(fa_log_jq 'select(.method == "PUT")')" ]
+}
