@@ -417,7 +417,7 @@ static int allowed(const char *allow, const char *m)
 	return 0;
 }
 
-static void route(struct req *r)
+void api_route(struct req *r)
 {
 	const char *p = r->path, *m = r->method;
 	const char *allow = NULL;
@@ -496,7 +496,7 @@ void *api_serve(void *arg)
 	struct req *r = arg;
 	struct tls_conn *c = r->c;
 	tls_set_timeout(c, IO_TIMEOUT_MS);
-	route(r);
+	api_route(r);
 	if (verbose && r->status)
 		warnx_("%s %s -> %d", r->method, r->path, r->status);
 	explicit_bzero(r->head, sizeof r->head);

@@ -121,7 +121,6 @@ int httpd_check_length(const struct req *r, size_t max);
 int httpd_read_body(struct req *r, size_t max);
 /* How deep s[0..n) nests ([ and { outside strings), counted up to JSON_MAX_DEPTH + 1:
  * a byte scan before parsing, as the parser's work grows with the square of the depth. */
-#define JSON_MAX_DEPTH 64
 int httpd_json_depth(const char *s, size_t n);
 /* The body as a JSON object (at most JSON_MAX_DEPTH deep), or an error reply (then
  * returns -1). */
@@ -233,5 +232,9 @@ int api_authorized(const char *h);
  * the head read and parsed, the token checked (legion-jobd.c's loop does that). Routes
  * it (the body read, the handler), closes the connection and counts it off jobd.conns. */
 void *api_serve(void *arg);
+/* Routes one request whose head is parsed and token checked: the body read (from what
+ * follows the head in r->head, then the connection), the handler run, the reply sent
+ * (recorded in r->status). api_serve's core, callable without a network (t/fuzz/api.c). */
+void api_route(struct req *r);
 
 #endif
