@@ -44,7 +44,9 @@ int agent_prop(struct buf *b, const char *key, const char *value);
 /* A worker's view of the job API, from the environment: LEGION_TOKEN, LEGION_TLS_CERT,
  * LEGION_TLS_NAME, LEGION_MASTER, LEGION_WORKER_NAME/CORES/MEMORY (see helpers/README.md). */
 struct agent {
-	char *token, *tls_name, *master; /* borrowed from the environment */
+	char *token, *tls_name, *master; /* borrowed from the environment (token: owned
+					  * after agent_own_token) */
+	int token_owned;
 	char *cert; /* owned: LEGION_TLS_CERT ending in a newline (BearSSL needs one) */
 	char name[128], host[256], addr[64];
 	long long cores, memory_mb;
@@ -54,6 +56,10 @@ struct agent {
 /* Reads the environment (port 0 = 7090). -1 with *ex = EXIT_CONFIG when something is
  * missing or malformed. */
 int agent_init(struct agent *a, int port, int *ex);
+/* For a helper that keeps running (legion-idle, the container's first process): the
+ * token copied into a->token (owned from here on, wiped by agent_free) and scrubbed from
+ * the environment, so /proc/PID/environ no longer shows it. -1 when out of memory. */
+int agent_own_token(struct agent *a);
 void agent_free(struct agent *a);
 /* The helpers' options: 0, or -1 after "prog: fatal: unable to use -X ARG: why". */
 int agent_opt_port(const char *arg, long long *port);
