@@ -26,7 +26,7 @@ $(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(B)/%)
 TESTBINS = t/json_test t/auth_test t/httpd_test t/sigv4_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
-.PHONY: all bin build deps spark browser asan check demo bench fmt fmt-check clean install image
+.PHONY: all bin build deps spark browser asan check demo bench fmt fmt-check clean install image fuzz fuzz-build
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -84,6 +84,34 @@ asan:
 		CPPFLAGS='-I. -I$(DEPS)/include' \
 		LIBS="$$(pkg-config --libs libcurl) -lbearssl -lpthread -lm -fsanitize=address,undefined"
 
+# Fuzzing: libFuzzer targets (t/fuzz/*.c) built with clang, ASan and UBSan (clang from
+# Debian's archive, installed by mk/deps.sh fuzz on first use), each run for FUZZ_SECONDS
+# from its seeds in t/fuzz/TARGET/ by mk/fuzz.sh (what it finds: build/fuzz/corpus/TARGET;
+# a crash, leak, hang or failed check: build/fuzz/crashes/ and make fails).
+FUZZ_TARGETS = json httpd jobspec api auth arm
+FUZZ_SECONDS ?= 15
+FUZZ_JOBD = helpers/api.o helpers/jobq.o helpers/jobspec.o helpers/httpd.o helpers/common.o \
+	proc.o tls.o http.o util.o json.o
+fuzz:
+	@sh mk/deps.sh fuzz
+	@$(MAKE) --no-print-directory fuzz-build O=build/fuzz B=build/fuzz/obj CC=clang \
+		WARN='$(WARN) -Wno-unknown-warning-option' LDFLAGS=-fsanitize=fuzzer,address,undefined \
+		CFLAGS='-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' \
+		CPPFLAGS='-I. -I$(DEPS)/include' \
+		LIBS="$$(pkg-config --libs libcurl) -lbearssl -lpthread -lm"
+	@sh mk/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz-build: $(FUZZ_TARGETS:%=$(O)/t/fuzz/%)
+$(O)/t/fuzz/json: $(B)/t/fuzz/json.o $(B)/util.o $(B)/json.o
+$(O)/t/fuzz/httpd: $(B)/t/fuzz/httpd.o $(B)/helpers/httpd.o $(B)/util.o $(B)/json.o $(B)/tls.o
+$(O)/t/fuzz/jobspec: $(B)/t/fuzz/jobspec.o $(FUZZ_JOBD:%=$(B)/%)
+$(O)/t/fuzz/api: $(B)/t/fuzz/api.o $(FUZZ_JOBD:%=$(B)/%)
+$(O)/t/fuzz/auth: $(B)/t/fuzz/auth.o $(B)/auth.o $(B)/http.o $(B)/util.o $(B)/json.o
+$(O)/t/fuzz/arm: $(B)/t/fuzz/arm.o $(B)/aci.o $(B)/arm.o $(B)/auth.o $(B)/backend.o $(B)/local.o \
+	$(B)/proc.o $(B)/http.o $(B)/util.o $(B)/json.o
+$(O)/t/fuzz/%:
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # Spark from PyPI into a venv, once; then its Python libraries (mk/pylibs.txt), the
 # Hadoop Azure connector in pyspark's jars/ (mk/jars.sh), and Azurite for the tests.
 AZURITE_VERSION = 3.35.0
@@ -130,13 +158,14 @@ demo: all spark
 check: all spark browser
 	@$(MAKE) --no-print-directory fmt-check
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory fuzz
 	VENV=$(VENV) bats t/
 
 bench: all spark
 	@$(MAKE) --no-print-directory $(O)/bench/fanout
 	bash bench/run.sh
 
-FMT_FILES = *.c legion.h cli.h aci.h aws.h helpers/*.c helpers/*.h t/*.c bench/*.c
+FMT_FILES = *.c legion.h cli.h aci.h aws.h helpers/*.c helpers/*.h t/*.c t/fuzz/*.c bench/*.c
 fmt:
 	clang-format -i $(FMT_FILES)
 

@@ -280,7 +280,7 @@ static char *group_body(const struct aci *a, const struct group *g)
 }
 
 /* Fills the observed fields of g from an ARM containerGroup document. */
-static void parse_group(const struct json *j, int root, struct group *g)
+void parse_group(const struct json *j, int root, struct group *g)
 {
 	int p = json_get(j, root, "properties");
 	if (!g->name) /* callers may hold the name they asked for */
@@ -627,8 +627,8 @@ static int a_get(struct backend *be, const char *name, struct group *g, int *ex)
 
 /* The names and ids of a list page's groups that belong to cluster (NULL: any Legion
  * cluster), appended to names/ids (*n of *cap used). */
-static void add_listed(const struct json *j, const char *cluster, char ***names, char ***ids,
-		       int *n, int *cap)
+void add_listed(const struct json *j, const char *cluster, char ***names, char ***ids, int *n,
+		int *cap)
 {
 	int v = json_get(j, 0, "value");
 	for (int k = 0; v >= 0 && k < j->t[v].size; k++) {

@@ -70,4 +70,13 @@ int ensure_rg(struct aci *a, int *ex);
 /* Deletes the resource group when Legion made it and it is empty. */
 void drop_rg_if_empty(struct aci *a);
 
+/* aci.c's readers of ARM's answers (also driven by t/fuzz/arm.c). parse_group fills the
+ * observed fields of g (and its name, tags, image, when unset) from the containerGroup
+ * document at token root. add_listed appends the names and ids (owned) of a list page's
+ * groups tagged legion-cluster (= cluster, unless NULL) to *names and *ids (*n of *cap used,
+ * grown as needed). */
+void parse_group(const struct json *j, int root, struct group *g);
+void add_listed(const struct json *j, const char *cluster, char ***names, char ***ids, int *n,
+		int *cap);
+
 #endif

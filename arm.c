@@ -38,6 +38,9 @@ const char *arm_why(const struct http_resp *r, char *out, size_t n)
 			 msg ? msg : "");
 	else
 		snprintf(out, n, "%s", r->err[0] ? r->err : "no answer");
+	for (char *c = out; *c; c++) /* ARM's messages hold line breaks: one line for people */
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
 	free(msg);
 	json_free(&j);
 	return out;

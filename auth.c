@@ -33,7 +33,7 @@ static char *dup_trim_slash(const char *s)
 
 /* Entra ID's {"error","error_description"} (which leads with AADSTSnnnnn) into the
  * message; IMDS answers in the same shape. */
-static void entra_explain(struct http_resp *r)
+void entra_explain(struct http_resp *r)
 {
 	http_explain_json(r, "error", "error_description");
 }
@@ -136,7 +136,6 @@ const char *auth_token(struct auth *a, int *ex)
 		return a->token;
 	struct buf url = {0}, body = {0};
 	struct http_resp r = {0};
-	struct json j = {0};
 	const char *out = NULL;
 	*ex = EXIT_SOFTWARE;
 	if (token_request(a, &url, &body) < 0) {
@@ -190,10 +189,7 @@ const char *auth_token(struct auth *a, int *ex)
 	}
 	long long life = 0;
 	char *tok = NULL;
-	if (json_parse(&j, r.body.p, r.body.len, NULL) != 0 ||
-	    !(tok = json_str(&j, json_get(&j, 0, "access_token"))) ||
-	    json_int(&j, json_get(&j, 0, "expires_in"), &life) < 0 || life <= 0) {
-		free(tok);
+	if (auth_parse_token(r.body.p, r.body.len, &tok, &life) < 0) {
 		warnx_("unable to get a token: %s answered with no access_token/expires_in",
 		       a->kind == AUTH_SECRET ? "the token endpoint" : "managed identity");
 		*ex = EXIT_UNAVAIL;
@@ -212,8 +208,23 @@ out:
 	buf_free(&url);
 	buf_free(&body);
 	http_resp_free(&r);
-	json_free(&j);
 	return out;
+}
+
+int auth_parse_token(const char *body, size_t n, char **token, long long *life)
+{
+	struct json j = {0};
+	*token = NULL;
+	if (!body || json_parse(&j, body, n, NULL) != 0 ||
+	    !(*token = json_str(&j, json_get(&j, 0, "access_token"))) ||
+	    json_int(&j, json_get(&j, 0, "expires_in"), life) < 0 || *life <= 0) {
+		free(*token);
+		*token = NULL;
+		json_free(&j);
+		return -1;
+	}
+	json_free(&j);
+	return 0;
 }
 
 void auth_free(struct auth *a)

@@ -621,4 +621,7 @@ void http_err_append(struct http_resp *r, const char *code, const char *msg)
 			 msg && *msg ? msg : "");
 	else if (msg && *msg)
 		snprintf(r->err + k, sizeof r->err - k, ": %s", msg);
+	for (char *c = r->err + k; *c; c++) /* a server's text stays on one line */
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
 }

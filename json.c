@@ -156,10 +156,37 @@ out:
 	return msg ? -1 : 0;
 }
 
+/* Where s[0..n) nests deeper than JSON_MAX_DEPTH ([ and { outside strings), or -1: a
+ * byte scan first, as jsmn's parent walk costs the square of the depth. */
+static long too_deep(const char *s, size_t n)
+{
+	int depth = 0, in_str = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+		} else if (c == '"')
+			in_str = 1;
+		else if ((c == '[' || c == '{') && ++depth > JSON_MAX_DEPTH)
+			return (long)i;
+		else if ((c == ']' || c == '}') && depth > 0)
+			depth--;
+	}
+	return -1;
+}
+
 int json_parse(struct json *j, const char *s, size_t len, char err[128])
 {
 	if (len > (size_t)INT32_MAX) {
 		seterr(err, "document too large", 0);
+		return -1;
+	}
+	long deep = too_deep(s, len);
+	if (deep >= 0) {
+		seterr(err, "nested too deep", (size_t)deep);
 		return -1;
 	}
 	if (!j->t) {
@@ -191,6 +218,24 @@ int json_parse(struct json *j, const char *s, size_t len, char err[128])
 				seterr(err, "NUL byte in the document", j->p.pos);
 				return -1;
 			}
+			/* what came so far can already be refused: more bytes would not help */
+			size_t k = 0;
+			while (k < len && is_ws(s[k]))
+				k++;
+			if (k < len && s[k] != '{' && s[k] != '[') {
+				seterr(err, "document is not an object or array", k);
+				return -1;
+			}
+			if (j->p.toknext > 0 && j->t[0].type != JSMN_OBJECT &&
+			    j->t[0].type != JSMN_ARRAY) {
+				seterr(err, "document is not an object or array", 0);
+				return -1;
+			}
+			if (j->p.toknext > 0 && j->t[0].end >= 0) {
+				seterr(err, "trailing data after the document",
+				       (size_t)j->t[0].end);
+				return -1;
+			}
 			return JSON_MORE;
 		}
 		if (r == JSMN_ERROR_INVAL) {
@@ -213,6 +258,10 @@ int json_parse(struct json *j, const char *s, size_t len, char err[128])
 	}
 	if (j->t[0].type == JSMN_PRIMITIVE || j->t[0].type == JSMN_STRING) {
 		seterr(err, "document is not an object or array", 0);
+		return -1;
+	}
+	if (!gap_ok(s, 0, j->t[0].start, 0)) { /* jsmn skips a ',' or ':' before it too */
+		seterr(err, "unexpected text before the document", 0);
 		return -1;
 	}
 	size_t k = (size_t)j->t[0].end;

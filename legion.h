@@ -120,9 +120,11 @@ struct json {
 	jsmn_parser p;
 };
 #define JSON_MORE 1 /* json_parse: the document is incomplete, feed more */
+#define JSON_MAX_DEPTH 64
 /* Parses s[0..len). Returns 0 when one complete value (with only white space after
- * it), JSON_MORE when truncated, -1 when malformed (message in err, if non-NULL). The
- * token array grows as needed; free it with json_free. */
+ * it), JSON_MORE when truncated, -1 when malformed or nested deeper than JSON_MAX_DEPTH
+ * (message in err, if non-NULL). The token array grows as needed; free it with
+ * json_free. */
 int json_parse(struct json *j, const char *s, size_t len, char err[128]);
 void json_free(struct json *j);
 /* Index of the token after the subtree at i (iterative: any depth). */
@@ -241,7 +243,8 @@ int http_bearer(char *out, size_t n, const char *token);
 void http_explain_json(struct http_resp *resp, const char *code_path, const char *msg_path);
 /* The same for the {"error":{"code","message"}} shape of ARM and the job API. */
 void http_explain_error(struct http_resp *resp);
-/* Appends " code: msg" (either may be empty) to resp->err, truncating quietly. */
+/* Appends " code: msg" (either may be empty) to resp->err, truncating quietly; control
+ * characters (a server's line breaks) become spaces. */
 void http_err_append(struct http_resp *resp, const char *code, const char *msg);
 /* Set to make every waiting request give up at its next chance (Ctrl-C). */
 extern volatile sig_atomic_t http_stop;
@@ -275,6 +278,12 @@ int auth_init(struct auth *a, int *exit_code);
  * credential was refused, EXIT_UNAVAIL / EXIT_TEMPFAIL otherwise). */
 const char *auth_token(struct auth *a, int *exit_code);
 void auth_free(struct auth *a);
+/* A token endpoint's (or IMDS's) answer: 0 with *token (owned, secret) and *life
+ * (seconds, > 0) from access_token and expires_in; -1 when either is missing or bad. */
+int auth_parse_token(const char *body, size_t n, char **token, long long *life);
+/* Entra ID's error shape ({"error","error_description"}) into resp->err (an http_req
+ * explain). */
+void entra_explain(struct http_resp *resp);
 
 /* ---- backends: container groups ---------------------------------------------------- */
 

@@ -250,11 +250,24 @@ static char **group_environ(const struct local *l, const struct group *g, const 
 	return env;
 }
 
+/* Wipes what the supervisor holds of secrets it no longer needs: env's strings (the
+ * group's secure values, once the command has its own copy) and, before that, the
+ * CLI's environment it was forked with (AZURE_CLIENT_SECRET, storage keys), which
+ * /proc/PID/environ would show for as long as the group runs. */
+static void wipe_env(char **env)
+{
+	for (char **e = env; e && *e; e++)
+		explicit_bzero(*e, strlen(*e));
+}
+
 /* Runs in the forked supervisor: a new session, the command as its child, the exit
  * status into DIR/exit. Never returns. */
 static void supervise(const char *dir, char **argv, char **env, int ready)
 {
+	static char *no_env[] = {NULL};
 	char p[1300];
+	wipe_env(environ); /* the supervisor uses env only */
+	environ = no_env;
 	setsid();
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
@@ -291,6 +304,7 @@ static void supervise(const char *dir, char **argv, char **env, int ready)
 		pid = proc_spawn(argv, env, p, fds, orig);
 		argv[0] = orig;
 	}
+	wipe_env(env);
 	int st = 0, code = pid < 0 ? EXIT_NOTFOUND : EXIT_SOFTWARE;
 	if (pid > 0) {
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)

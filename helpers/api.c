@@ -420,7 +420,7 @@ static int allowed(const char *allow, const char *m)
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-static void route(struct req *r)
+void api_route(struct req *r)
 {
 	const char *p = r->path, *m = r->method;
 	const char *allow = NULL;
@@ -503,7 +503,7 @@ void *api_serve(void *arg)
 	struct req *r = arg;
 	struct tls_conn *c = r->c;
 	tls_set_timeout(c, IO_TIMEOUT_MS);
-	route(r);
+	api_route(r);
 	if (verbose && r->status)
 		warnx_("%s %s -> %d", r->method, r->path, r->status);
 	explicit_bzero(r->head, sizeof r->head);

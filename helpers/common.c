@@ -323,10 +323,29 @@ int agent_init(struct agent *a, int port, int *ex)
 	return 0;
 }
 
+int agent_own_token(struct agent *a)
+{
+	char *t = strdup(a->token);
+	if (!t) {
+		warnx_("out of memory");
+		return -1;
+	}
+	agent_scrub_env("LEGION_TOKEN");
+	a->token = t;
+	a->token_owned = 1;
+	return 0;
+}
+
 void agent_free(struct agent *a)
 {
 	free(a->cert);
 	a->cert = NULL;
+	if (a->token_owned) {
+		explicit_bzero(a->token, strlen(a->token));
+		free(a->token);
+		a->token = NULL;
+		a->token_owned = 0;
+	}
 }
 
 long agent_heartbeat(struct agent *a, int executors, long timeout_ms, int *stop, int *busy)

@@ -44,7 +44,9 @@ int agent_prop(struct buf *b, const char *key, const char *value);
 /* A worker's view of the job API, from the environment: LEGION_TOKEN, LEGION_TLS_CERT,
  * LEGION_TLS_NAME, LEGION_MASTER, LEGION_WORKER_NAME/CORES/MEMORY (see helpers/README.md). */
 struct agent {
-	char *token, *tls_name, *master; /* borrowed from the environment */
+	char *token, *tls_name, *master; /* borrowed from the environment (token: owned
+					  * after agent_own_token) */
+	int token_owned;
 	char *cert; /* owned: LEGION_TLS_CERT ending in a newline (BearSSL needs one) */
 	char name[128], host[256], addr[64];
 	long long cores, memory_mb;
@@ -54,6 +56,10 @@ struct agent {
 /* Reads the environment (port 0 = 7090). -1 with *ex = EXIT_CONFIG when something is
  * missing or malformed. */
 int agent_init(struct agent *a, int port, int *ex);
+/* For a helper that keeps running (legion-idle, the container's first process): the
+ * token copied into a->token (owned from here on, wiped by agent_free) and scrubbed from
+ * the environment, so /proc/PID/environ no longer shows it. -1 when out of memory. */
+int agent_own_token(struct agent *a);
 void agent_free(struct agent *a);
 /* The helpers' options: 0, or -1 after "prog: fatal: unable to use -X ARG: why". */
 int agent_opt_port(const char *arg, long long *port);
@@ -125,7 +131,6 @@ int httpd_check_length(const struct req *r, size_t max);
 int httpd_read_body(struct req *r, size_t max);
 /* How deep s[0..n) nests ([ and { outside strings), counted up to JSON_MAX_DEPTH + 1:
  * a byte scan before parsing, as the parser's work grows with the square of the depth. */
-#define JSON_MAX_DEPTH 64
 int httpd_json_depth(const char *s, size_t n);
 /* The body as a JSON object (at most JSON_MAX_DEPTH deep), or an error reply (then
  * returns -1). */
@@ -242,6 +247,10 @@ int api_authorized(const char *h);
  * the head read and parsed, the token checked (legion-jobd.c's loop does that). Routes
  * it (the body read, the handler), closes the connection and counts it off jobd.conns. */
 void *api_serve(void *arg);
+/* Routes one request whose head is parsed and token checked: the body read (from what
+ * follows the head in r->head, then the connection), the handler run, the reply sent
+ * (recorded in r->status). api_serve's core, callable without a network (t/fuzz/api.c). */
+void api_route(struct req *r);
 
 /* ---- uiproxy.c: /v1/ui/, Spark's web UIs relayed ------------------------------------ */
 

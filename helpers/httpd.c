@@ -256,7 +256,9 @@ int httpd_read_body(struct req *r, size_t max)
 		httpd_reply_err(r, 500, "InternalError", "out of memory");
 		return 1;
 	}
-	if (r->body.len < want && r->expect100) {
+	if (r->body.len == want) /* it came with the head */
+		return 0;
+	if (r->expect100) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		if (tls_write(r->c, cont, sizeof cont - 1) < 0 || tls_flush(r->c) < 0)
 			return -1;

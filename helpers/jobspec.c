@@ -1,9 +1,9 @@
 /*
  * helpers/jobspec.c: a POST /v1/jobs body into a job: its files (base64, decoded as
- * they are written) in the job's directory, its spark.properties (the daemon's and the
- * body's "conf", with the keys legion owns refused) and its spark-submit argv. Leaves
- * out queueing (api.c, jobq.c), and never interprets an app: its bytes and arguments
- * are data handed to spark-submit.
+ * they are written) in the job's directory, its spark.properties (the daemon's, the job's
+ * own spark.local.dir inside that directory, and the body's "conf", with the keys legion
+ * owns refused) and its spark-submit argv. Leaves out queueing (api.c, jobq.c), and
+ * never interprets an app: its bytes and arguments are data handed to spark-submit.
  */
 #include "helpers.h"
 
@@ -80,6 +80,7 @@ static int conf_reserved(const char *k)
 		"spark.master",
 		"spark.submit.deployMode",
 		"spark.master.rest.enabled",
+		"spark.local.dir", /* the job's own folder: see write_props */
 		NULL,
 	};
 	for (int i = 0; exact[i]; i++)
@@ -296,7 +297,16 @@ static int driver_stderr(struct req *r, struct newjob *nj)
  * win in Java). 0, or -1 after an error reply. */
 static int write_props(struct req *r, const struct json *j, struct newjob *nj, const char *path)
 {
-	if (buf_add(&nj->props, jobd_cfg.base.p, jobd_cfg.base.len) < 0) {
+	/* the driver's scratch space (shuffle and broadcast blocks, temp files) inside the
+	 * job's 0700 folder, removed with the job's files when it ends */
+	char local[PATH_MAX + 16];
+	snprintf(local, sizeof local, "%s/local", nj->j->dir);
+	if (mkdir(local, 0700) < 0) {
+		httpd_reply_err(r, 500, "InternalError", "unable to create the job's local dir");
+		return -1;
+	}
+	if (buf_add(&nj->props, jobd_cfg.base.p, jobd_cfg.base.len) < 0 ||
+	    agent_prop(&nj->props, "spark.local.dir", local) < 0) {
 		httpd_reply_err(r, 500, "InternalError", "out of memory");
 		return -1;
 	}

@@ -175,6 +175,10 @@ int main(int argc, char **argv)
 	int ex;
 	if (agent_init(&a, (int)port, &ex) < 0)
 		return ex;
+	if (agent_own_token(&a) < 0) { /* this process lives as long as the worker */
+		agent_free(&a);
+		return EXIT_SOFTWARE;
+	}
 	char url[320], path[PATH_MAX];
 	if (!wurl) {
 		snprintf(url, sizeof url, "http://%s:8081/json/", a.addr);

@@ -2,7 +2,7 @@
 # Installs what Legion's build and tests need, from Debian's archive only, and builds
 # the static third-party libraries (BearSSL, libcurl) with musl-gcc into a cache
 # folder, once. Leaves alone: anything already built (delete $LEGION_DEPS to rebuild).
-# Usage: mk/deps.sh [packages|libs|all]
+# Usage: mk/deps.sh [packages|libs|all|fuzz]
 set -eu
 
 DEPS=${LEGION_DEPS:-${XDG_CACHE_HOME:-$HOME/.cache}/legion/deps}
@@ -18,11 +18,14 @@ PKGS="build-essential musl-tools bats jq openssl ca-certificates libjsmn-dev dpk
       python3 python3-venv openjdk-17-jre-headless procps iproute2 xz-utils file bc time
       util-linux curl mandoc zsh"
 
+# `make fuzz` only: clang and its libFuzzer and sanitizer runtimes.
+FUZZ_PKGS="clang libclang-rt-14-dev"
+
 say() { printf 'deps: %s\n' "$*" >&2; }
 
 packages() {
 	missing=
-	for p in $PKGS; do
+	for p in ${1:-$PKGS}; do
 		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
 			missing="$missing $p"
 	done
@@ -128,5 +131,6 @@ case $what in
 packages) packages ;;
 libs) libs ;;
 all) packages; libs ;;
-*) echo "usage: mk/deps.sh [packages|libs|all]" >&2; exit 64 ;;
+fuzz) packages "$FUZZ_PKGS" ;;
+*) echo "usage: mk/deps.sh [packages|libs|all|fuzz]" >&2; exit 64 ;;
 esac

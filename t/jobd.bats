@@ -244,6 +244,37 @@ worker_env() {
 	echo "${lines[0]}" | jq -e --arg id "$id" '.id == $id and .state == "SUCCEEDED" and .exitCode == 0'
 }
 
+@test "a job's spark.local.dir is a 0700 folder inside its own job folder, gone when the job ends" {
+	cat >"$JD/localdir.py" <<-'EOF'
+		import os, sys
+		from pyspark.sql import SparkSession
+		spark = SparkSession.builder.appName("localdir").getOrCreate()
+		d = spark.sparkContext.getConf().get("spark.local.dir", "unset")
+		spark.sparkContext.broadcast(list(range(1000)))  # a block in the driver's local dir
+		print("local dir", d, flush=True)
+		if os.path.isdir(d):
+		    print("mode", oct(os.stat(d).st_mode & 0o777), "job folder", oct(os.stat(os.path.dirname(d)).st_mode & 0o777), flush=True)
+		    print("entries", " ".join(sorted(n.split("-")[0] for n in os.listdir(d))), flush=True)
+		sys.stdout.flush()
+	EOF
+	id=$(submit "$JD/localdir.py")
+	wait_for -t 120 job_is "$id" SUCCEEDED FAILED KILLED
+	run --separate-stderr api GET "/v1/jobs/$id/log"
+	printf '%s\n' "${lines[@]}" | grep stdout
+	printf '%s\n' "${lines[@]}" | grep -Fx "{\"stream\":\"stdout\",\"line\":\"local dir $JD/m/jobs/$id/local\"}"
+	printf '%s\n' "${lines[@]}" | grep -Fx '{"stream":"stdout","line":"mode 0o700 job folder 0o700"}'
+	printf '%s\n' "${lines[@]}" | grep -E '^\{"stream":"stdout","line":"entries .*blockmgr' # Spark uses it
+	[ "${lines[-2]}" = '{"state":"SUCCEEDED","exitCode":0}' ]
+	[ ! -e "$JD/m/jobs/$id/local" ] # removed with the job's files
+	[ "$(ls "$JD/m/jobs/$id")" = log.ndjson ]
+	# and a job cannot move it elsewhere
+	body=$(jq -n --arg d "$(base64 -w0 "$JD/localdir.py")" \
+		'{app: "a.py", appData: $d, conf: {"spark.local.dir": "/tmp"}}')
+	run --separate-stderr api POST /v1/jobs -d "$body" -H 'Content-Type: application/json'
+	[ "${lines[1]}" = 400 ]
+	echo "${lines[0]}" | jq -e '.error.message == "conf: spark.local.dir is set by legion"'
+}
+
 @test "an app that raises ends FAILED with its traceback in the log" {
 	id=$(submit "$JD/fail.py")
 	wait_for -t 120 job_is "$id" SUCCEEDED FAILED KILLED

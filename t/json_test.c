@@ -405,6 +405,13 @@ static void test_malformed(void)
 		      rc);
 	}
 
+	/* text jsmn skips before a document (found by t/fuzz/json.c) */
+	CHECK(parse_rc(" , [1]", 6) == -1, "a ',' before the document is malformed");
+	CHECK(parse_rc("::[\"a", 5) == -1,
+	      "':' before an unfinished document is -1, not JSON_MORE");
+	CHECK(parse_rc("\"a\", \"b", 8) == -1,
+	      "strings then an unfinished one are -1, not JSON_MORE");
+
 	/* NUL bytes: before, inside and after a document */
 	CHECK(parse_rc("\0[1]", 4) == -1, "a leading NUL is malformed");
 	CHECK(parse_rc("[1]\0", 4) == -1, "a NUL after the document is malformed");
@@ -412,26 +419,30 @@ static void test_malformed(void)
 	CHECK(parse_rc("[\"a\0b\"]", 7) == -1, "a NUL inside a string is malformed, not JSON_MORE");
 	CHECK(parse_rc("[tr\0ue]", 7) == -1, "a NUL inside a literal is malformed, not JSON_MORE");
 
-	/* depth: 10,000 levels, balanced and not */
-	enum { DEEP = 10000 };
+	/* depth: JSON_MAX_DEPTH levels parse, any deeper is refused before parsing (jsmn's
+	 * parent walk costs the square of the depth: 100,000 levels took 25 s) */
+	enum { DEEP = 10000, OK = JSON_MAX_DEPTH };
 	char *s = malloc(2 * DEEP + 2);
 	memset(s, '[', DEEP);
 	memset(s + DEEP, ']', DEEP + 1);
 	struct json j = {0};
 	char err[128];
-	long long t0 = now_ms();
-	int rc = json_parse(&j, s, 2 * DEEP, err);
-	CHECK(rc == 0 && j.n == DEEP && json_skip(&j, 0) == DEEP && j.t[DEEP - 1].size == 0,
-	      "10,000 nested arrays parse (%d tokens, %lld ms)", j.n, now_ms() - t0);
+	int rc = json_parse(&j, s + DEEP - OK, 2 * OK, err);
+	CHECK(rc == 0 && j.n == OK && json_skip(&j, 0) == OK && j.t[OK - 1].size == 0,
+	      "%d nested arrays parse (%d tokens)", OK, j.n);
 	int k = 0;
-	for (int d = 1; d < DEEP && k >= 0; d++)
+	for (int d = 1; d < OK && k >= 0; d++)
 		k = json_at(&j, k, 0);
-	CHECK(k == DEEP - 1, "json_at walks all 10,000 levels");
+	CHECK(k == OK - 1, "json_at walks all %d levels", OK);
 	json_free(&j);
-	CHECK(parse_rc(s, DEEP) == JSON_MORE, "10,000 unclosed arrays are JSON_MORE");
-	CHECK(parse_rc(s, 2 * DEEP - 1) == JSON_MORE,
-	      "10,000 arrays with one left open are JSON_MORE");
-	CHECK(parse_rc(s, 2 * DEEP + 1) == -1, "10,000 arrays with one bracket too many are -1");
+	CHECK(parse_rc(s + DEEP - OK, OK) == JSON_MORE, "%d unclosed arrays are JSON_MORE", OK);
+	CHECK(parse_rc(s + DEEP - OK - 1, 2 * OK + 2) == -1, "%d nested arrays are -1", OK + 1);
+	long long t0 = now_ms();
+	rc = json_parse(&j, s, 2 * DEEP, err);
+	CHECK(rc == -1 && strstr(err, "nested too deep"),
+	      "10,000 nested arrays are refused (%s, %lld ms)", err, now_ms() - t0);
+	json_free(&j);
+	CHECK(parse_rc(s, DEEP) == -1, "10,000 unclosed arrays are -1, not JSON_MORE");
 	free(s);
 
 	struct buf o = {0};
@@ -443,11 +454,13 @@ static void test_malformed(void)
 	t0 = now_ms();
 	rc = json_parse(&j, o.p, o.len, err);
 	long long ms = now_ms() - t0;
-	CHECK(rc == 0 && j.n == 2 * DEEP + 1, "10,000 nested objects parse (%lld ms)", ms);
-	CHECK(json_path(&j, 0, "a.a.a.a.a") == 10, "json_path walks nested objects");
+	CHECK(rc == -1 && ms < 1000, "10,000 nested objects are refused (%lld ms)", ms);
 	json_free(&j);
-	o.p[o.len - 1] = ']';
-	CHECK(parse_rc(o.p, o.len) == -1, "10,000 nested objects closed by a ']' are -1");
+	CHECK(parse_rc(o.p + 5 * (DEEP - 10), o.len - 6 * (DEEP - 10)) == 0 &&
+		      !json_parse(&j, o.p + 5 * (DEEP - 10), o.len - 6 * (DEEP - 10), err) &&
+		      json_path(&j, 0, "a.a.a.a.a") == 10,
+	      "json_path walks nested objects");
+	json_free(&j);
 	buf_free(&o);
 
 	/* a 10 MB string */

@@ -104,6 +104,71 @@ EOF
 	[ -z "$(ls "$LEGION_HOME/groups")" ]
 }
 
+# session_pids ID: every process in the sessions of cluster ID's groups (each group's
+# supervisor leads one: the first field of its pid file).
+session_pids() {
+	local sids="" f
+	for f in "$LEGION_HOME"/groups/"$1"-*/pid; do
+		[ -s "$f" ] && sids="$sids $(cut -d' ' -f1 "$f")"
+	done
+	ps -e -o pid=,sid= | awk -v s="$sids" 'BEGIN { n = split(s, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+		($2 in want) { print $1 }'
+}
+
+@test "no secret stays in the environment of a running cluster's processes: supervisors, each group's first process, Spark" {
+	cat >slow.py <<'EOF'
+import time
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("slow").getOrCreate()
+print("started", flush=True)
+spark.sparkContext.parallelize(range(2), 2).map(lambda x: time.sleep(600)).count()
+EOF
+	# secrets the CLI's own environment holds, which its forks inherit
+	local key csec
+	key=key-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+	csec=csec-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+	AZURE_STORAGE_ACCOUNT_NAME=legiontest AZURE_STORAGE_ACCOUNT_KEY=$key AZURE_CLIENT_SECRET=$csec \
+		legion submit --num-executors 1 --executor-memory 512m slow.py >slow.out 2>slow.err &
+	local pid=$!
+	WAIT_FOR_TIMEOUT=120 wait_for grep -q '^started$' slow.out
+	local id token spark
+	id=$(cluster_of slow.err)
+	token=$(jq -r .token "$LEGION_HOME/clusters/$id.json")
+	spark=$(jq -r .sparkSecret "$LEGION_HOME/clusters/$id.json")
+	[ ${#token} -ge 32 ] && [ ${#spark} -ge 16 ]
+	# an executor runs: every process of the cluster is there
+	executor() { [ -n "$(cmdlines "$id" | grep CoarseGrainedExecutorBackend)" ]; }
+	wait_for -t 60 executor
+	local p n=0 bad="" found
+	for p in $(session_pids "$id"); do
+		found=$(tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" |
+			grep -F -e "$token" -e "$spark" -e "$key" -e "$csec" | cut -d= -f1) || true
+		[ -r "/proc/$p/environ" ] || continue
+		n=$((n + 1))
+		# Spark's worker hands an executor the secret as _SPARK_AUTH_SECRET: it needs it
+		if grep -q CoarseGrainedExecutorBackend "/proc/$p/cmdline" 2>/dev/null; then
+			found=$(grep -vx _SPARK_AUTH_SECRET <<<"$found") || true
+		fi
+		[ -z "$found" ] || bad="$bad
+$p $(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-100): $(echo $found)"
+	done
+	echo "checked $n processes; with secrets:$bad"
+	# 2 supervisors, legion-jobd, Spark's master, the driver, legion-idle, the worker, the executor
+	[ "$n" -ge 8 ]
+	[ -z "$bad" ]
+	kill -INT $pid
+	wait $pid || true
+	wait_for -t 20 no_cluster_process "$id"
+}
+
+# cmdlines ID: the command lines of the processes in cluster ID's sessions.
+cmdlines() {
+	local p
+	for p in $(session_pids "$1"); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null && echo
+	done
+}
+
 @test "deploy-master, then submit --master, status with jobs, logs, delete" {
 	run --separate-stderr legion deploy-master --idle-timeout 120
 	[ "$status" -eq 0 ]
