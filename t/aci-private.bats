@@ -16,11 +16,7 @@ IDENTITY=/subscriptions/$SUB/resourceGroups/ids/providers/Microsoft.ManagedIdent
 REG_PASSWORD='reg-Pa55word.never-in-a-log'
 
 setup_file() {
-	export ACI_STUB_DIR=$BATS_FILE_TMPDIR/ctl
-	mkdir -p "$ACI_STUB_DIR"
-	aci_stubs "$BATS_FILE_TMPDIR/bin"
-	export PATH=$BATS_FILE_TMPDIR/bin:$PATH # the emulator runs the stand-ins from PATH
-	fake_azure_start --exec --provision-delay 0.2 --kill-grace 1
+	aci_emulator_start
 }
 
 teardown_file() {

@@ -12,11 +12,7 @@ load aci_helper
 STORAGE_KEY=c3RvcmFnZS1rZXktbmV2ZXItaW4tYS12YWx1ZQ==
 
 setup_file() {
-	export ACI_STUB_DIR=$BATS_FILE_TMPDIR/ctl
-	mkdir -p "$ACI_STUB_DIR"
-	aci_stubs "$BATS_FILE_TMPDIR/bin"
-	export PATH=$BATS_FILE_TMPDIR/bin:$PATH # the emulator runs the stand-ins from PATH
-	fake_azure_start --exec --provision-delay 0.2 --kill-grace 1
+	aci_emulator_start
 }
 
 teardown_file() {
@@ -25,7 +21,7 @@ teardown_file() {
 
 setup() {
 	fake_azure_reset >/dev/null
-	rm -f "$ACI_STUB_DIR"/*-mode "$ACI_STUB_DIR/jobs.jsonl"
+	rm -f "$ACI_STUB_DIR"/*-mode "$ACI_STUB_DIR/master-idle" "$ACI_STUB_DIR/jobs.jsonl"
 	export LEGION_BACKEND=aci LEGION_IMAGE=registry.test/legion/spark:test
 	export AZURE_STORAGE_ACCOUNT_NAME=legiontest AZURE_STORAGE_ACCOUNT_KEY=$STORAGE_KEY
 	APP=$BATS_TEST_TMPDIR/app.py

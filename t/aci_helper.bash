@@ -18,6 +18,16 @@
 # The stand-ins take their orders from files in $ACI_STUB_DIR (the emulator hands its own
 # environment to the processes it starts), and record what they got there.
 
+# aci_emulator_start: for setup_file: the stand-ins in $BATS_FILE_TMPDIR/bin, first on
+# PATH, their orders in $ACI_STUB_DIR, and the emulator in exec mode running them.
+aci_emulator_start() {
+	export ACI_STUB_DIR=$BATS_FILE_TMPDIR/ctl
+	mkdir -p "$ACI_STUB_DIR"
+	aci_stubs "$BATS_FILE_TMPDIR/bin"
+	export PATH=$BATS_FILE_TMPDIR/bin:$PATH # the emulator runs the stand-ins from PATH
+	fake_azure_start --exec --provision-delay 0.2 --kill-grace 1
+}
+
 aci_stubs() {
 	local dir=$1
 	mkdir -p "$dir"

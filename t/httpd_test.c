@@ -13,27 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-/* Records one check; the description is printf-style. Returns ok. */
-static int check(int ok, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int check(int ok, int line, const char *fmt, ...)
-{
-	va_list ap;
-	printf("%s %d - ", ok ? "ok" : "not ok", passed + failed + 1);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (!ok)
-		printf(" (httpd_test.c:%d)", line);
-	putchar('\n');
-	if (ok)
-		passed++;
-	else
-		failed++;
-	return ok;
-}
-#define CHECK(cond, ...) check(!!(cond), __LINE__, __VA_ARGS__)
+#include "t/check.h"
 
 /* Feeds head (n bytes) into a fresh r as if read from a socket in pieces of step bytes,
  * then parses it. The status the daemon would answer (0 = a good request), or -2 when
