@@ -43,6 +43,9 @@ setup_file() {
 	# and the master lists the app (it registers a moment after its UI is up)
 	app_listed() { curl -sf "$UI_URL/v1/ui/master/json/" | jq -e '.activeapps | length == 1'; }
 	wait_for -t 60 app_listed
+	# and its job runs (once its executor registered)
+	job_active() { curl -sf "$UI_URL/v1/ui/driver/jobs/" | grep -q 'Active Jobs (1)'; }
+	wait_for -t 120 job_active
 }
 
 teardown_file() {
@@ -260,7 +263,7 @@ check_page() {
 	read -r size ink orange < <(png_check "$name.png")
 	echo "$name: $size, ink $ink, orange pixels $orange"
 	[ "$size" = 1280x900 ]
-	awk -v i="$ink" 'BEGIN { exit !(i > 0.02) }'
+	awk -v i="$ink" 'BEGIN { exit !(i > 0.005) }'
 	[ "$orange" -gt 50 ]
 	links_of "$name.html" "$final" >"$name.links"
 	[ "$(grep -c 'static/.*\.css$' "$name.links")" -ge 2 ]
