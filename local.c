@@ -1,12 +1,14 @@
 /*
  * local.c: the local backend: each container group is a session of processes on this
- * machine, on its own loopback address 127.1.x.y, with its output in a log file and
+ * machine, on its own loopback address 127.1.x.y (claimed machine-wide: its supervisor
+ * holds port 7091 of it bound), with its output in a log file and
  * its state under $LEGION_HOME/groups/NAME. Leaves out images (the command runs from
  * PATH, with the helpers beside legion first) and resource limits (cpu and memory
  * are recorded, not enforced). Secure values live only in the processes' environment.
  */
 #include "legion.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +16,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -142,8 +147,53 @@ static int slurp(const char *dir, const char *file, char *out, size_t n)
 	return 0;
 }
 
-/* The address for a new group: the lowest 127.1.x.y no existing group holds. */
-static int alloc_ip(const struct local *l, char *ip, size_t n)
+/* A TCP socket bound to ip:port (not listening), or -1 with errno (EADDRINUSE: some
+ * process on this machine holds it). reuse: SO_REUSEADDR, so that only a listener (or
+ * a socket bound without it) is in the way, not connections that just ended. */
+static int bind_tcp(const char *ip, int port, int reuse)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = inet_pton(AF_INET, ip, &sa.sin_addr) == 1
+			 ? socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)
+			 : -1;
+	if (fd >= 0 && reuse)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Claims ip on this machine, not only in this LEGION_HOME: CLAIM_PORT bound (the
+ * returned socket, which the group's supervisor keeps open while the group lives, so
+ * another user's or LEGION_HOME's legion skips the address) and every port a group
+ * listens on free. -1 with *busy set to the port in the way. */
+#define CLAIM_PORT 7091
+static int claim_ip(const char *ip, int *busy)
+{
+	static const int ports[] = {7077, 7078, 7079, 7090, 4040, 8080, 8081};
+	int fd = bind_tcp(ip, CLAIM_PORT, 0);
+	*busy = CLAIM_PORT;
+	for (size_t k = 0; fd >= 0 && k < sizeof ports / sizeof *ports; k++) {
+		int t = bind_tcp(ip, ports[k], 1);
+		if (t < 0) {
+			*busy = ports[k];
+			close(fd);
+			fd = -1;
+		} else
+			close(t);
+	}
+	return fd;
+}
+
+/* The address for a new group: the lowest 127.1.x.y no group of this LEGION_HOME holds
+ * and claim_ip gets (after MAX_BUSY busy ones in a row: -1 with a message). Returns the
+ * claim's socket. */
+#define MAX_BUSY 256
+static int alloc_ip(const struct local *l, const char *group, char *ip, size_t n)
 {
 	DIR *d = opendir(l->groups);
 	if (!d)
@@ -163,12 +213,26 @@ static int alloc_ip(const struct local *l, char *ip, size_t n)
 			used[a - 1][b - 1] = 1;
 	}
 	closedir(d);
+	int tried = 0, busy = 0;
+	char last[32] = "";
 	for (unsigned a = 1; a <= 254; a++)
-		for (unsigned b = 2; b <= 254; b++)
-			if (!used[a - 1][b - 1]) {
-				snprintf(ip, n, "127.1.%u.%u", a, b);
-				return 0;
-			}
+		for (unsigned b = 2; b <= 254 && tried < MAX_BUSY; b++) {
+			if (used[a - 1][b - 1])
+				continue;
+			snprintf(ip, n, "127.1.%u.%u", a, b);
+			int fd = claim_ip(ip, &busy);
+			if (fd >= 0)
+				return fd;
+			snprintf(last, sizeof last, "%s", ip);
+			tried++;
+		}
+	if (tried)
+		warnx_("no free loopback address for %s: %d tried, each in use on this machine "
+		       "(the last, %s, on port %d): another program or another user's legion "
+		       "holds them",
+		       group, tried, last, busy);
+	else
+		warnx_("no free loopback address for %s", group);
 	return -1;
 }
 
@@ -261,8 +325,9 @@ static void wipe_env(char **env)
 }
 
 /* Runs in the forked supervisor: a new session, the command as its child, the exit
- * status into DIR/exit. Never returns. */
-static void supervise(const char *dir, char **argv, char **env, int ready)
+ * status into DIR/exit; it keeps claim (the address's claim socket) open until then.
+ * Never returns. */
+static void supervise(const char *dir, char **argv, char **env, int ready, int claim)
 {
 	static char *no_env[] = {NULL};
 	char p[1300];
@@ -283,7 +348,7 @@ static void supervise(const char *dir, char **argv, char **env, int ready)
 	if (write(ready, "", 1) != 1) /* the session exists: the parent may look at it */
 		_exit(EXIT_SOFTWARE);
 	for (int fd = 3; fd < 1024; fd++)
-		if (fd != log)
+		if (fd != log && fd != claim)
 			close(fd);
 	snprintf(p, sizeof p, "%s/work", dir);
 	mkdir(p, 0700);
@@ -365,9 +430,8 @@ static int start_group(struct local *l, struct group *g, int *ex)
 	}
 	char *spec = NULL, **env = NULL;
 	char p[1400];
-	int rc = -1, started = 0;
-	if (alloc_ip(l, ip, sizeof ip) < 0) {
-		warnx_("no free loopback address for %s", g->name);
+	int rc = -1, started = 0, claim = -1;
+	if ((claim = alloc_ip(l, g->name, ip, sizeof ip)) < 0) {
 		*ex = EXIT_UNAVAIL;
 		goto out;
 	}
@@ -401,7 +465,7 @@ static int start_group(struct local *l, struct group *g, int *ex)
 	}
 	if (pid == 0) {
 		close(ready[0]);
-		supervise(dir, g->argv, env, ready[1]);
+		supervise(dir, g->argv, env, ready[1], claim);
 	}
 	close(ready[1]);
 	char byte;
@@ -426,6 +490,8 @@ static int start_group(struct local *l, struct group *g, int *ex)
 	rc = 0;
 out:
 	close(lk);
+	if (claim >= 0)
+		close(claim); /* the supervisor holds it from here */
 	if (rc < 0 && !started)
 		remove_tree(dir); /* nothing runs there: forget it */
 	free(spec);

@@ -272,3 +272,29 @@ proxy() {
 	[[ $stderr == *"ECS ListTasks: HTTP 400 ThrottlingException: Rate exceeded"* ]]
 	[ "$(grep -c '^throttled ListTasks$' "$PROXY_LOG")" -eq 6 ]
 }
+
+@test "Ctrl-C while RunTask is being retried: exit 130, no task, no secret, no log group left" {
+	proxy RunTask 1000
+	legion deploy-master --backend fargate --image example/legion:1 \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	local pid=$! rc=0
+	wait_for -t 30 grep -q '^throttled RunTask$' "$PROXY_LOG"
+	kill -INT "$pid"
+	wait "$pid" || rc=$?
+	kill "$PROXY_PID"
+	cat "$BATS_TEST_TMPDIR/err"
+	[ "$rc" -eq 130 ]
+	id=$(sed -n 's/^legion: starting cluster \(legion-[0-9a-f]*\) .*/\1/p' "$BATS_TEST_TMPDIR/err")
+	[ -n "$id" ]
+	unset AWS_ENDPOINT_URL_ECS
+	[ -z "$(running "$LEGION_ECS_CLUSTER")" ]
+	moto_py "
+names = [s['Name'] for s in sm.list_secrets()['SecretList']]
+assert 'legion/$id' not in names, names
+groups = logs.describe_log_groups(logGroupNamePrefix='/legion/$id')['logGroups']
+assert groups == [], groups
+active = ecs.list_task_definitions(familyPrefix='$id', status='ACTIVE')['taskDefinitionArns']
+assert active == [], active
+"
+	[ ! -e "$LEGION_HOME/clusters/$id.json" ]
+}
