@@ -1,8 +1,8 @@
 /*
  * azcli.c: the Azure CLI credential: runs `az account get-access-token` (execve with an
- * argument list, never a shell), reads its JSON (token, expiry, tenant, subscription)
- * and the active cloud from az's config file. Leaves out logging in (`az login` is
- * the user's) and every other credential (auth.c).
+ * argument list, never a shell) and reads its JSON (token, expiry, tenant, subscription).
+ * Leaves out logging in (`az login` is the user's), az's active cloud (only Azure's
+ * public cloud is known) and every other credential (auth.c).
  */
 #include "legion.h"
 
@@ -227,41 +227,4 @@ out:
 	if (rc == 0)
 		*ex = 0;
 	return rc;
-}
-
-/* The active cloud in az's config ($AZURE_CONFIG_DIR/config, else ~/.azure/config:
- * "[cloud]" then "name = AzureUSGovernment") into out; "" when none is set there. */
-void azcli_cloud(char *out, size_t n)
-{
-	char path[1024];
-	const char *dir = getenv("AZURE_CONFIG_DIR"), *home = getenv("HOME");
-	out[0] = '\0';
-	if (dir && *dir)
-		snprintf(path, sizeof path, "%s/config", dir);
-	else if (home && *home)
-		snprintf(path, sizeof path, "%s/.azure/config", home);
-	else
-		return;
-	struct buf b = {0};
-	if (read_file(path, 1 << 16, &b) < 0)
-		return;
-	int in_cloud = 0;
-	for (char *l = b.p, *next; l && *l; l = next) {
-		next = l + strcspn(l, "\n");
-		if (*next)
-			*next++ = '\0';
-		l += strspn(l, " \t");
-		l[strcspn(l, "\r")] = '\0';
-		if (*l == '[')
-			in_cloud = !strncmp(l, "[cloud]", 7);
-		else if (in_cloud && !strncmp(l, "name", 4)) {
-			char *v = l + 4 + strspn(l + 4, " \t");
-			if (*v++ != '=')
-				continue;
-			v += strspn(v, " \t");
-			size_t k = strcspn(v, " \t");
-			snprintf(out, n, "%.*s", (int)k, v);
-		}
-	}
-	buf_free(&b);
 }

@@ -289,8 +289,6 @@ void auth_free(struct auth *a);
  * expiry, tenant and subscription into a. 0, or -1 with a message and *exit_code
  * (EXIT_CONFIG: no az, or not logged in; EXIT_UNAVAIL: it failed or said nonsense). */
 int azcli_token(struct auth *a, int *exit_code);
-/* The az CLI's active cloud ("AzureCloud", ...) from its config file, "" when unset. */
-void azcli_cloud(char *out, size_t n);
 
 /* jwt.c: base64url (no padding) of data appended to out. */
 int b64url_encode(const void *data, size_t n, struct buf *out);
