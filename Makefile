@@ -17,7 +17,7 @@ LDFLAGS = -static -Wl,--gc-sections -s -L$(DEPS)/lib
 LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
-LEGION_OBJS = legion.o submit.o status.o auth.o azcli.o jwt.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
+LEGION_OBJS = legion.o submit.o status.o auth.o azcli.o jwt.o cert.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
 HELPERS = helpers/legion-master helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker
 JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o
 $(HELPERS:%=$(O)/%): $(B)/helpers/common.o $(B)/proc.o
@@ -64,11 +64,11 @@ $(O)/t/httpd_test: $(B)/t/httpd_test.o $(B)/helpers/httpd.o $(B)/util.o $(B)/jso
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/t/auth_test: $(B)/t/auth_test.o $(B)/util.o $(B)/json.o $(B)/http.o $(B)/auth.o $(B)/azcli.o $(B)/jwt.o $(B)/proc.o
+$(O)/t/auth_test: $(B)/t/auth_test.o $(B)/util.o $(B)/json.o $(B)/http.o $(B)/auth.o $(B)/azcli.o $(B)/jwt.o $(B)/cert.o $(B)/proc.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/bench/fanout: $(B)/bench/fanout.o $(B)/aci.o $(B)/arm.o $(B)/local.o $(B)/proc.o $(B)/backend.o $(B)/auth.o $(B)/azcli.o $(B)/jwt.o $(CORE:%=$(B)/%)
+$(O)/bench/fanout: $(B)/bench/fanout.o $(B)/aci.o $(B)/arm.o $(B)/local.o $(B)/proc.o $(B)/backend.o $(B)/auth.o $(B)/azcli.o $(B)/jwt.o $(B)/cert.o $(CORE:%=$(B)/%)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -3,7 +3,7 @@
  * in the order of the Azure SDKs' DefaultAzureCredential (client secret, certificate,
  * workload identity, managed identity, the Azure CLI) or the one LEGION_CREDENTIAL
  * names; cached in memory and refreshed before they expire. Leaves out running az
- * (azcli.c) and JWTs (jwt.c), and never writes a token, secret or assertion anywhere.
+ * (azcli.c), JWTs (jwt.c) and certificates (cert.c), and never writes a token, secret or assertion anywhere.
  */
 #include "legion.h"
 
@@ -112,16 +112,21 @@ static int client_and_tenant(struct auth *a, const char *what)
 static int find_cert(struct auth *a, int forced)
 {
 	const char *path = env("AZURE_CLIENT_CERTIFICATE_PATH");
-	(void)a;
 	if (!path) {
 		if (forced)
 			warnx_("LEGION_CREDENTIAL=certificate: set AZURE_CLIENT_CERTIFICATE_PATH, "
 			       "AZURE_CLIENT_ID and AZURE_TENANT_ID");
 		return forced ? -1 : 0;
 	}
-	warnx_("AZURE_CLIENT_CERTIFICATE_PATH: certificate credentials are not supported by this "
-	       "build; set AZURE_CLIENT_SECRET instead");
-	return -1;
+	if (client_and_tenant(a, "AZURE_CLIENT_CERTIFICATE_PATH") < 0)
+		return -1;
+	int ex;
+	if (!(a->cert = cert_load(path, &ex))) {
+		a->cert_ex = ex;
+		return -1;
+	}
+	a->kind = AUTH_CERT;
+	return 1;
 }
 
 /* A federated token: AZURE_FEDERATED_TOKEN_FILE (AKS, any CI that writes one), else
@@ -260,6 +265,8 @@ int auth_init(struct auth *a, int *ex)
 	memset(a, 0, sizeof *a);
 	*ex = EXIT_CONFIG;
 	if (pick(a, ex) < 0) {
+		if (a->cert_ex)
+			*ex = a->cert_ex;
 		auth_free(a);
 		return -1;
 	}
@@ -320,7 +327,12 @@ static int token_request(struct auth *a, struct buf *url, struct buf *body, char
 		*redact = a->secret;
 		return form_add(body, "client_secret", a->secret);
 	}
-	char *assertion = federated_token(a, ex);
+	char *assertion = a->kind == AUTH_CERT ? cert_assertion(a->cert, a->client_id, url->p)
+					       : federated_token(a, ex);
+	if (!assertion && a->kind == AUTH_CERT) {
+		warnx_("unable to sign the client assertion");
+		*ex = EXIT_UNAVAIL;
+	}
 	if (!assertion)
 		return -1;
 	*redact = assertion;
@@ -489,5 +501,6 @@ void auth_free(struct auth *a)
 			&a->user,   &a->subscription, &a->token_file};
 	for (size_t i = 0; i < sizeof all / sizeof *all; i++)
 		free(*all[i]);
+	cert_free(a->cert);
 	memset(a, 0, sizeof *a);
 }

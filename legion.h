@@ -266,6 +266,8 @@ struct auth {
 	char *token_file;                  /* workload: AZURE_FEDERATED_TOKEN_FILE, or NULL
 					    * for GitHub Actions' OIDC endpoint; owned */
 	char *assertion;                   /* during a token request only; owned */
+	struct auth_cert *cert;            /* certificate: cert.c's, owned */
+	int cert_ex;                       /* why cert_load failed (exit code) */
 };
 /* The credentials, in DefaultAzureCredential's order; LEGION_CREDENTIAL spells them as
  * auth_kind_name does: secret, certificate, workload, msi, cli. */
@@ -289,6 +291,16 @@ void auth_free(struct auth *a);
  * expiry, tenant and subscription into a. 0, or -1 with a message and *exit_code
  * (EXIT_CONFIG: no az, or not logged in; EXIT_UNAVAIL: it failed or said nonsense). */
 int azcli_token(struct auth *a, int *exit_code);
+
+/* cert.c: the certificate and RSA key (PKCS#1 or PKCS#8) in the PEM file at path,
+ * checked to match each other and to be valid now. Owned (cert_free); NULL with a
+ * message and *exit_code (EXIT_CONFIG; EXIT_NOPERM when expired or not yet valid). */
+struct auth_cert;
+struct auth_cert *cert_load(const char *path, int *exit_code);
+/* A client assertion for aud (the token endpoint): RS256, x5t, iss = sub = client_id,
+ * a random jti, valid 10 minutes. Owned; NULL when signing failed. */
+char *cert_assertion(const struct auth_cert *c, const char *client_id, const char *aud);
+void cert_free(struct auth_cert *c);
 
 /* jwt.c: base64url (no padding) of data appended to out. */
 int b64url_encode(const void *data, size_t n, struct buf *out);

@@ -557,3 +557,107 @@ actions_env() {
 	[[ $stderr != *wrong* ]]
 	logged 0
 }
+
+# ---- certificates: a PEM with the certificate and its RSA key; the emulator checks the
+# RS256 assertion against the certificate registered for CERT_CLIENT (with openssl)
+
+# cert_make NAME [KEYFORMAT]: NAME.pem with a fresh self-signed certificate and its key
+# (PKCS#8, or PKCS#1 with KEYFORMAT=pkcs1); the certificate alone in NAME.crt.
+cert_make() {
+	local d=$BATS_TEST_TMPDIR
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/$1.key" -out "$d/$1.crt" -days 2 \
+		-subj "/CN=legion-$1" 2>/dev/null
+	[ "${2:-}" != pkcs1 ] || openssl rsa -traditional -in "$d/$1.key" -out "$d/$1.key" 2>/dev/null
+	cat "$d/$1.crt" "$d/$1.key" >"$d/$1.pem"
+}
+# cert_register NAME: CERT_CLIENT trusts NAME's certificate.
+cert_register() {
+	jq -n --arg c "$CERT_CLIENT" --rawfile p "$BATS_TEST_TMPDIR/$1.crt" '{client: $c, certificate: $p}' |
+		curl -sS --fail --cacert "$FAKE_AZURE_CA" -H 'Content-Type: application/json' \
+			--data-binary @- "$FAKE_AZURE_URL/_fake/certificates" >/dev/null
+}
+cert_env() {
+	export CERT_CLIENT=2b3c4d5e-6f70-4a1b-8c2d-3e4f5a6b7c8d
+	unset AZURE_CLIENT_SECRET
+	export AZURE_CLIENT_ID=$CERT_CLIENT AZURE_CLIENT_CERTIFICATE_PATH=$BATS_TEST_TMPDIR/good.pem
+}
+
+@test "a certificate (PKCS#8 key) gets a token with an RS256 client assertion: credential certificate" {
+	cert_env
+	cert_make good
+	cert_register good
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(jq -r .credential <<<"$output")" = certificate ]
+	[ "$(jq -r .clientId <<<"$output")" = "$CERT_CLIENT" ]
+	no_secrets
+	logged 1
+	jq -se --arg p "$TOKEN_PATH" '[.[] | select(.path == $p)][0].body |
+		.client_assertion_type == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" and
+		.client_assertion == "***" and (has("client_secret") | not)' "$FAKE_AZURE_LOG"
+	# each token request signs a new assertion (a new jti), and ARM takes the token
+	run --separate-stderr "$LEGION" status --backend aci
+	show
+	[ "$status" -eq 0 ]
+}
+
+@test "a certificate with a PKCS#1 key works too" {
+	cert_env
+	cert_make good pkcs1
+	grep -q 'BEGIN RSA PRIVATE KEY' "$AZURE_CLIENT_CERTIFICATE_PATH"
+	cert_register good
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .credential <<<"$output")" = certificate ]
+}
+
+@test "a certificate the app does not know exits 77 with AADSTS700027" {
+	cert_env
+	cert_make good
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 77 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == "legion: credential refused for client $CERT_CLIENT: POST "*"HTTP 401 invalid_client: AADSTS700027: Client assertion contains an invalid signature."* ]]
+}
+
+@test "a key that is not the certificate's exits 78 before any request" {
+	cert_env
+	cert_make good
+	cert_make other
+	cat "$BATS_TEST_TMPDIR/good.crt" "$BATS_TEST_TMPDIR/other.key" >"$AZURE_CLIENT_CERTIFICATE_PATH"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "legion: AZURE_CLIENT_CERTIFICATE_PATH: $AZURE_CLIENT_CERTIFICATE_PATH: the private key is not the certificate's" ]
+	logged 0
+}
+
+@test "an expired certificate exits 77 naming the date" {
+	cert_env
+	local d=$BATS_TEST_TMPDIR/ca
+	mkdir -p "$d" && : >"$d/index.txt" && echo 01 >"$d/serial"
+	printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nserial = %s/serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n' "$d" "$d" "$d" >"$d/ca.cnf"
+	openssl req -new -newkey rsa:2048 -nodes -keyout "$d/k.pem" -out "$d/r.csr" -subj /CN=old 2>/dev/null
+	openssl ca -config "$d/ca.cnf" -selfsign -keyfile "$d/k.pem" -in "$d/r.csr" -startdate 20200101000000Z \
+		-enddate 20200201000000Z -batch -out "$d/c.pem" 2>/dev/null
+	openssl x509 -in "$d/c.pem" >"$AZURE_CLIENT_CERTIFICATE_PATH"
+	cat "$d/k.pem" >>"$AZURE_CLIENT_CERTIFICATE_PATH"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 77 ]
+	[ "$stderr" = "legion: AZURE_CLIENT_CERTIFICATE_PATH: $AZURE_CLIENT_CERTIFICATE_PATH: the certificate expired on 2020-02-01 00:00:00 UTC" ]
+	logged 0
+}
+
+@test "a certificate file that is not PEM exits 78 saying what it must hold" {
+	cert_env
+	echo "not a certificate" >"$AZURE_CLIENT_CERTIFICATE_PATH"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "legion: AZURE_CLIENT_CERTIFICATE_PATH: $AZURE_CLIENT_CERTIFICATE_PATH is not a PEM file with a CERTIFICATE and its PRIVATE KEY" ]
+}
