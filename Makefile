@@ -17,7 +17,7 @@ LDFLAGS = -static -Wl,--gc-sections -s -L$(DEPS)/lib
 LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
-LEGION_OBJS = legion.o sparkopts.o submit.o progress.o cost.o status.o ui.o auth.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
+LEGION_OBJS = legion.o sparkopts.o submit.o progress.o cost.o status.o ui.o auth.o azcli.o jwt.o cert.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
 LEGION_OBJS += sigv4.o awsauth.o ecs.o fargate.o
 HELPERS = helpers/legion-master helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker helpers/legion-pydriver
 JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o helpers/uiproxy.o
@@ -65,7 +65,7 @@ $(O)/t/httpd_test: $(B)/t/httpd_test.o $(B)/helpers/httpd.o $(B)/util.o $(B)/jso
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/t/auth_test: $(B)/t/auth_test.o $(B)/util.o $(B)/json.o $(B)/http.o $(B)/auth.o
+$(O)/t/auth_test: $(B)/t/auth_test.o $(B)/util.o $(B)/json.o $(B)/http.o $(B)/auth.o $(B)/azcli.o $(B)/jwt.o $(B)/cert.o $(B)/proc.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -73,7 +73,7 @@ $(O)/t/sigv4_test: $(B)/t/sigv4_test.o $(B)/sigv4.o $(B)/util.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/bench/fanout: $(B)/bench/fanout.o $(B)/aci.o $(B)/arm.o $(B)/local.o $(B)/proc.o $(B)/backend.o $(B)/auth.o $(B)/sigv4.o $(B)/awsauth.o $(B)/ecs.o $(B)/fargate.o $(CORE:%=$(B)/%)
+$(O)/bench/fanout: $(B)/bench/fanout.o $(B)/aci.o $(B)/arm.o $(B)/local.o $(B)/proc.o $(B)/backend.o $(B)/auth.o $(B)/azcli.o $(B)/jwt.o $(B)/cert.o $(B)/sigv4.o $(B)/awsauth.o $(B)/ecs.o $(B)/fargate.o $(CORE:%=$(B)/%)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -90,7 +90,7 @@ asan:
 # a crash, leak, hang or failed check: build/fuzz/crashes/ and make fails).
 FUZZ_TARGETS = json httpd jobspec api auth arm
 FUZZ_SECONDS ?= 15
-FUZZ_JOBD = helpers/api.o helpers/jobq.o helpers/jobspec.o helpers/httpd.o helpers/common.o \
+FUZZ_JOBD = helpers/api.o helpers/uiproxy.o helpers/jobq.o helpers/jobspec.o helpers/httpd.o helpers/common.o \
 	proc.o tls.o http.o util.o json.o
 fuzz:
 	@sh mk/deps.sh fuzz
@@ -105,8 +105,8 @@ $(O)/t/fuzz/json: $(B)/t/fuzz/json.o $(B)/util.o $(B)/json.o
 $(O)/t/fuzz/httpd: $(B)/t/fuzz/httpd.o $(B)/helpers/httpd.o $(B)/util.o $(B)/json.o $(B)/tls.o
 $(O)/t/fuzz/jobspec: $(B)/t/fuzz/jobspec.o $(FUZZ_JOBD:%=$(B)/%)
 $(O)/t/fuzz/api: $(B)/t/fuzz/api.o $(FUZZ_JOBD:%=$(B)/%)
-$(O)/t/fuzz/auth: $(B)/t/fuzz/auth.o $(B)/auth.o $(B)/http.o $(B)/util.o $(B)/json.o
-$(O)/t/fuzz/arm: $(B)/t/fuzz/arm.o $(B)/aci.o $(B)/arm.o $(B)/auth.o $(B)/backend.o $(B)/local.o \
+$(O)/t/fuzz/auth: $(B)/t/fuzz/auth.o $(B)/auth.o $(B)/azcli.o $(B)/jwt.o $(B)/cert.o $(B)/proc.o $(B)/tls.o $(B)/http.o $(B)/util.o $(B)/json.o
+$(O)/t/fuzz/arm: $(B)/t/fuzz/arm.o $(B)/aci.o $(B)/arm.o $(B)/auth.o $(B)/azcli.o $(B)/jwt.o $(B)/cert.o $(B)/tls.o $(B)/backend.o $(B)/local.o $(B)/sigv4.o $(B)/awsauth.o $(B)/ecs.o $(B)/fargate.o \
 	$(B)/proc.o $(B)/http.o $(B)/util.o $(B)/json.o
 $(O)/t/fuzz/%:
 	@mkdir -p $(dir $@)

@@ -108,6 +108,8 @@ static int a_open_(struct backend *be, const struct backend_cfg *o, int *ex)
 	if (auth_init(&a->auth, ex) < 0 || arm_authorize(a, ex) < 0)
 		return -1;
 	const char *sub = o->subscription ? o->subscription : getenv("AZURE_SUBSCRIPTION_ID");
+	if (!sub || !*sub)
+		sub = a->auth.subscription; /* the az CLI's default, if it is the credential */
 	if (sub && *sub) {
 		if (strlen(sub) >= sizeof a->sub ||
 		    strspn(sub, "0123456789abcdefABCDEF-") != strlen(sub)) {

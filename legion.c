@@ -864,6 +864,7 @@ out:
 	return ex;
 }
 
+/* Which credential, who, where: never the token. */
 static int cmd_auth(struct opts *o)
 {
 	struct auth a;
@@ -874,12 +875,19 @@ static int cmd_auth(struct opts *o)
 		return ex;
 	const char *tok = auth_token(&a, &ex);
 	if (tok) {
+		const char *sub =
+			o->subscription ? o->subscription : getenv("AZURE_SUBSCRIPTION_ID");
 		struct jw w = {0};
 		jw_obj(&w, NULL);
-		jw_str(&w, "kind", a.kind == AUTH_SECRET ? "client-secret" : "managed-identity");
+		jw_str(&w, "credential", auth_kind_name(a.kind));
 		jw_str(&w, "tenant", a.tenant);
 		jw_str(&w, "clientId", a.client_id);
-		jw_str(&w, "authority", a.authority);
+		jw_str(&w, "user", a.user);
+		jw_str(&w, "subscription", sub && *sub ? sub : a.subscription);
+		jw_str(&w, "authority",
+		       a.kind == AUTH_MSI   ? a.imds
+		       : a.kind == AUTH_CLI ? NULL
+					    : a.authority);
 		jw_int(&w, "expiresIn", (a.expires_ms - now_ms()) / 1000);
 		jw_end(&w);
 		char *doc = jw_finish(&w, NULL);

@@ -256,26 +256,43 @@ int http_interrupt(void);
 void http_hold_begin(void);
 void http_hold_end(void);
 
-/* ---- auth.c: Entra ID tokens ------------------------------------------------------ */
+/* ---- auth.c, azcli.c, jwt.c: Entra ID tokens ---------------------------------------- */
+
+#define AUTH_DEFAULT_LOGIN "https://login.microsoftonline.com"
+#define AUTH_ARM_RESOURCE "https://management.azure.com/"
 
 /* Where credentials came from and the current token. Zero-initialise; free with
  * auth_free. */
 struct auth {
-	char *tenant, *client_id, *secret; /* owned */
-	char *authority;                   /* login endpoint, owned */
-	char *scope;                       /* owned */
+	char *tenant, *client_id, *secret; /* owned; tenant and client may come from the token */
+	char *user;                        /* owned: the signed-in user (az login), or NULL */
+	char *subscription;                /* owned: the credential's default (az), or NULL */
+	char *authority, *imds;            /* login and managed-identity endpoints, owned */
+	char *scope, *resource;            /* ARM's, as v2.0 scope and as v1 resource, owned */
 	char *token;                       /* owned; never printed */
 	long long expires_ms;              /* now_ms() clock */
 	int kind;                          /* AUTH_* */
+	int then_cli;                      /* managed identity absent: try the Azure CLI */
+	char *token_file;                  /* workload: AZURE_FEDERATED_TOKEN_FILE, or NULL
+					    * for GitHub Actions' OIDC endpoint; owned */
+	char *assertion;                   /* during a token request only; owned */
+	struct auth_cert *cert;            /* certificate: cert.c's, owned */
+	int cert_ex;                       /* why cert_load failed (exit code) */
 };
-enum { AUTH_NONE, AUTH_SECRET, AUTH_MSI };
-/* Reads credentials from the environment (AZURE_CLIENT_ID/SECRET/TENANT_ID, the
- * seed's APP_ID/PASSWORD/TENANT_ID, else managed identity). Returns 0, or -1 with
- * *exit_code = EXIT_CONFIG when none are set. */
+/* The credentials, in DefaultAzureCredential's order; LEGION_CREDENTIAL spells them as
+ * auth_kind_name does: secret, certificate, workload, msi, cli. */
+enum { AUTH_NONE, AUTH_SECRET, AUTH_CERT, AUTH_WORKLOAD, AUTH_MSI, AUTH_CLI };
+const char *auth_kind_name(int kind);
+/* Picks the credential from the environment: LEGION_CREDENTIAL's, else the first
+ * configured of AZURE_CLIENT_ID/SECRET/TENANT_ID (or the seed's APP_ID/PASSWORD/
+ * TENANT_ID), a certificate, a workload identity, else managed identity and then the
+ * Azure CLI (decided by the first auth_token). Returns 0, or -1 with *exit_code =
+ * EXIT_CONFIG when a credential is half set or LEGION_CREDENTIAL is unknown. */
 int auth_init(struct auth *a, int *exit_code);
 /* A valid token (cached; refreshed when within 5 minutes of expiry). Not owned: valid
  * until the next auth_* call. NULL on failure with *exit_code set (EXIT_NOPERM when the
- * credential was refused, EXIT_UNAVAIL / EXIT_TEMPFAIL otherwise). */
+ * credential was refused, EXIT_CONFIG when there is none, EXIT_UNAVAIL / EXIT_TEMPFAIL
+ * otherwise). Fills tenant, client_id and user from the token where they were unknown. */
 const char *auth_token(struct auth *a, int *exit_code);
 void auth_free(struct auth *a);
 /* A token endpoint's (or IMDS's) answer: 0 with *token (owned, secret) and *life
@@ -284,6 +301,30 @@ int auth_parse_token(const char *body, size_t n, char **token, long long *life);
 /* Entra ID's error shape ({"error","error_description"}) into resp->err (an http_req
  * explain). */
 void entra_explain(struct http_resp *resp);
+
+/* azcli.c: runs `az account get-access-token --resource a->resource [--tenant T]`
+ * (execve, argument list, environment inherited, 60 s at most) and puts its token,
+ * expiry, tenant and subscription into a. 0, or -1 with a message and *exit_code
+ * (EXIT_CONFIG: no az, or not logged in; EXIT_UNAVAIL: it failed or said nonsense). */
+int azcli_token(struct auth *a, int *exit_code);
+
+/* cert.c: the certificate and RSA key (PKCS#1 or PKCS#8) in the PEM file at path,
+ * checked to match each other and to be valid now. Owned (cert_free); NULL with a
+ * message and *exit_code (EXIT_CONFIG; EXIT_NOPERM when expired or not yet valid). */
+struct auth_cert;
+struct auth_cert *cert_load(const char *path, int *exit_code);
+/* A client assertion for aud (the token endpoint): RS256, x5t, iss = sub = client_id,
+ * a random jti, valid 10 minutes. Owned; NULL when signing failed. */
+char *cert_assertion(const struct auth_cert *c, const char *client_id, const char *aud);
+void cert_free(struct auth_cert *c);
+
+/* jwt.c: base64url (no padding) of data appended to out. */
+int b64url_encode(const void *data, size_t n, struct buf *out);
+/* The decoded claims (payload JSON) of a JWT appended to json; -1 when not a JWT. */
+int jwt_claims(const char *jwt, struct buf *json);
+/* The first of the NULL-terminated claim names that is a string claim of jwt, owned;
+ * NULL when none is (or jwt is not a JWT). The signature is not checked. */
+char *jwt_claim(const char *jwt, const char *const *names);
 
 /* ---- backends: container groups ---------------------------------------------------- */
 

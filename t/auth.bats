@@ -67,8 +67,10 @@ show() {
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 	[ "${#lines[@]}" -eq 1 ]
-	[ "$(jq -r 'keys_unsorted | join(",")' <<<"$output")" = "kind,tenant,clientId,authority,expiresIn" ]
-	[ "$(jq -r .kind <<<"$output")" = client-secret ]
+	[ "$(jq -r 'keys_unsorted | join(",")' <<<"$output")" = "credential,tenant,clientId,user,subscription,authority,expiresIn" ]
+	[ "$(jq -r .credential <<<"$output")" = secret ]
+	[ "$(jq -r .user <<<"$output")" = null ]
+	[ "$(jq -r .subscription <<<"$output")" = "$FAKE_AZURE_SUBSCRIPTION" ]
 	[ "$(jq -r .tenant <<<"$output")" = "$FAKE_AZURE_TENANT" ]
 	[ "$(jq -r .clientId <<<"$output")" = "$FAKE_AZURE_CLIENT" ]
 	[ "$(jq -r .authority <<<"$output")" = "$FAKE_AZURE_URL" ]
@@ -124,13 +126,14 @@ show() {
 	[[ ${stderr_lines[0]} == "legion: no Azure credentials: set AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and AZURE_TENANT_ID "* ]]
 }
 
-@test "a client id without a secret exits 78 naming AZURE_CLIENT_SECRET" {
+@test "a client id without a secret (and no managed identity, no az) exits 78 naming AZURE_CLIENT_SECRET" {
 	unset AZURE_CLIENT_SECRET
 	run --separate-stderr "$LEGION" auth
 	show
 	[ "$status" -eq 78 ]
 	[ -z "$output" ]
-	[ "$stderr" = "legion: AZURE_CLIENT_ID is set but AZURE_CLIENT_SECRET is not: set all of AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and AZURE_TENANT_ID" ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == "legion: no Azure credentials: set AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and AZURE_TENANT_ID "*"run 'az login'"*"managed identity is not reachable"* ]]
 	logged 0
 }
 
@@ -157,7 +160,7 @@ show() {
 		run --separate-stderr "$LEGION" auth
 	show
 	[ "$status" -eq 0 ]
-	[ "$(jq -r .kind <<<"$output")" = client-secret ]
+	[ "$(jq -r .credential <<<"$output")" = secret ]
 	[ "$(jq -r .clientId <<<"$output")" = "$FAKE_AZURE_CLIENT" ]
 	[ "$(jq -r .tenant <<<"$output")" = "$FAKE_AZURE_TENANT" ]
 	no_secrets
@@ -177,7 +180,10 @@ show() {
 	LEGION_IMDS_ENDPOINT=$FAKE_AZURE_URL run --separate-stderr "$LEGION" auth
 	show
 	[ "$status" -eq 0 ]
-	[ "$(jq -r .kind <<<"$output")" = managed-identity ]
+	[ "$(jq -r .credential <<<"$output")" = msi ]
+	# who the identity is, from its token
+	[ "$(jq -r .clientId <<<"$output")" = 5d4c3b2a-1908-4766-a5e4-d3c2b1a09f8e ]
+	[ "$(jq -r .tenant <<<"$output")" = "$FAKE_AZURE_TENANT" ]
 	[ "$(jq -r .authority <<<"$output")" = "$FAKE_AZURE_URL" ]
 	# IMDS sends expires_in as a string
 	jq -e '.expiresIn | type == "number" and . > 0 and . <= 3599' <<<"$output"
@@ -264,4 +270,394 @@ show() {
 	[ "$status" -eq 0 ]
 	[ "${lines[-1]}" = "8 passed, 0 failed" ]
 	logged 2
+}
+
+# ---- LEGION_CREDENTIAL and the Azure CLI credential (t/fixtures/az stands in for az)
+
+# no_env_credentials: nothing in the environment, so the chain reaches az.
+no_env_credentials() {
+	unset AZURE_CLIENT_ID AZURE_CLIENT_SECRET AZURE_TENANT_ID AZURE_SUBSCRIPTION_ID
+	export PATH=$ROOT/t/fixtures:$PATH FAKE_AZ_ARGS=$BATS_TEST_TMPDIR/az-args
+}
+
+@test "after 'az login' alone, legion auth uses the Azure CLI and prints the user, tenant and subscription" {
+	no_env_credentials
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(jq -r .credential <<<"$output")" = cli ]
+	[ "$(jq -r .user <<<"$output")" = ada@example.com ]
+	[ "$(jq -r .tenant <<<"$output")" = "$FAKE_AZURE_TENANT" ]
+	[ "$(jq -r .subscription <<<"$output")" = "$FAKE_AZURE_SUBSCRIPTION" ]
+	jq -e '.expiresIn > 0 and .expiresIn <= 3599' <<<"$output"
+	no_secrets
+	# az was run with an argument list, exactly this one
+	[ "$(tr '\n' ' ' <"$FAKE_AZ_ARGS")" = "account get-access-token --resource https://management.azure.com/ --output json " ]
+}
+
+@test "the Azure CLI's token and default subscription reach ARM (legion status --backend aci)" {
+	no_env_credentials
+	run --separate-stderr "$LEGION" status --backend aci
+	show
+	[ "$status" -eq 0 ]
+	[ "$(jq -c .clusters <<<"$output")" = "[]" ]
+	# ARM took the token, for the subscription az named (the group is not there: 404)
+	jq -se --arg s "/subscriptions/$FAKE_AZURE_SUBSCRIPTION/" \
+		'[.[] | select(.auth == "Bearer")] | length > 0 and all(.path | startswith($s)) and all(.status != 401)' "$FAKE_AZURE_LOG"
+}
+
+@test "an older az without expires_on works from expiresOn (local time)" {
+	no_env_credentials
+	FAKE_AZ_MODE=old TZ=Asia/Kolkata run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+	jq -e '.credential == "cli" and .expiresIn > 3000 and .expiresIn <= 3599' <<<"$output"
+}
+
+@test "AZURE_TENANT_ID goes to az as --tenant" {
+	no_env_credentials
+	AZURE_TENANT_ID=$FAKE_AZURE_TENANT run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+	[ "$(tr '\n' ' ' <"$FAKE_AZ_ARGS")" = "account get-access-token --resource https://management.azure.com/ --output json --tenant $FAKE_AZURE_TENANT " ]
+}
+
+@test "az failing with 'Please run az login' exits 78 with its message on one line" {
+	no_env_credentials
+	FAKE_AZ_MODE=login run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 78 ]
+	[ -z "$output" ]
+	[ "$stderr" = "legion: the Azure CLI failed (exit 1): ERROR: Please run 'az login' to setup account." ]
+}
+
+@test "az answering malformed JSON exits 69 with one line" {
+	no_env_credentials
+	FAKE_AZ_MODE=malformed run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 69 ]
+	[ -z "$output" ]
+	[ "$stderr" = "legion: the Azure CLI's answer is not a token (no accessToken and expires_on in the JSON of 'az account get-access-token')" ]
+}
+
+@test "LEGION_CREDENTIAL=cli without az on PATH exits 78 saying to install it" {
+	unset AZURE_SUBSCRIPTION_ID
+	LEGION_CREDENTIAL=cli run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "legion: the Azure CLI credential needs 'az' on PATH: install the Azure CLI and run 'az login', or set another credential (see 'man legion', CREDENTIALS)" ]
+	logged 0 # the secret in the environment was not used
+}
+
+@test "LEGION_CREDENTIAL=cli uses az even when a client secret is set" {
+	export PATH=$ROOT/t/fixtures:$PATH
+	LEGION_CREDENTIAL=cli run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .credential <<<"$output")" = cli ]
+	logged 0
+}
+
+@test "LEGION_CREDENTIAL=msi uses managed identity even when a client secret is set" {
+	unset AZURE_CLIENT_ID # (it would name a user-assigned identity)
+	LEGION_CREDENTIAL=msi LEGION_IMDS_ENDPOINT=$FAKE_AZURE_URL run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .credential <<<"$output")" = msi ]
+	logged 0
+}
+
+@test "LEGION_CREDENTIAL=secret without a secret exits 78 naming the variables" {
+	unset AZURE_CLIENT_ID AZURE_CLIENT_SECRET
+	LEGION_CREDENTIAL=secret run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "legion: LEGION_CREDENTIAL=secret: set AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and AZURE_TENANT_ID" ]
+}
+
+@test "an unknown LEGION_CREDENTIAL exits 78 listing the credentials" {
+	LEGION_CREDENTIAL=password run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "legion: LEGION_CREDENTIAL: 'password' is not a credential (secret, certificate, workload, msi, cli)" ]
+	logged 0
+}
+
+@test "-v shows the az command line (never its token)" {
+	no_env_credentials
+	run --separate-stderr "$LEGION" -v auth
+	show
+	[ "$status" -eq 0 ]
+	# the managed identity probe: one try, then az
+	[ "${#stderr_lines[@]}" -eq 4 ]
+	[ "${stderr_lines[0]}" = "legion: > GET $LEGION_IMDS_ENDPOINT/metadata/identity/oauth2/token" ]
+	[ "${stderr_lines[2]}" = "legion: > az account get-access-token --resource https://management.azure.com/" ]
+	[[ ${stderr_lines[3]} =~ ^legion:\ \<\ az\ account\ get-access-token\ -\>\ exit\ 0\ \([0-9]+\ ms\)$ ]]
+	no_secrets
+}
+
+# ---- workload identity: a federated token from a test identity provider, or GitHub
+# Actions' OIDC endpoint (the emulator plays it)
+
+b64u() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+
+# idp_setup: the test IdP's key (once per file) and a federated credential for
+# WORKLOAD_CLIENT that trusts it for one issuer, subject and audience.
+idp_setup() {
+	export IDP_ISS=https://idp.test.invalid IDP_SUB=system:serviceaccount:spark:legion
+	export WORKLOAD_CLIENT=6e5d4c3b-2a19-4807-b6f5-e4d3c2b1a098 IDP_KEY=$BATS_FILE_TMPDIR/idp.key
+	[ -f "$IDP_KEY" ] || {
+		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$IDP_KEY" 2>/dev/null
+		openssl pkey -in "$IDP_KEY" -pubout -out "$IDP_KEY.pub" 2>/dev/null
+	}
+	jq -n --arg c "$WORKLOAD_CLIENT" --arg i "$IDP_ISS" --arg s "$IDP_SUB" --rawfile k "$IDP_KEY.pub" \
+		'{client: $c, issuer: $i, subject: $s, audience: "api://AzureADTokenExchange", key: $k}' |
+		curl -sS --fail --cacert "$FAKE_AZURE_CA" -H 'Content-Type: application/json' \
+			--data-binary @- "$FAKE_AZURE_URL/_fake/federated" >/dev/null
+}
+
+# idp_jwt SUB [LIFETIME [KEY]]: a token from the test IdP for Entra's audience.
+idp_jwt() {
+	local now head claims
+	now=$(date +%s)
+	head=$(printf '{"alg":"RS256","typ":"JWT","kid":"test"}' | b64u)
+	claims=$(jq -cn --arg iss "$IDP_ISS" --arg sub "$1" --argjson now "$now" --argjson life "${2:-600}" \
+		'{iss: $iss, sub: $sub, aud: "api://AzureADTokenExchange", iat: ($now - 700), nbf: ($now - 700), exp: ($now + $life), jti: ($now | tostring)}' | b64u)
+	printf '%s.%s.%s\n' "$head" "$claims" \
+		"$(printf '%s.%s' "$head" "$claims" | openssl dgst -sha256 -sign "${3:-$IDP_KEY}" -binary | b64u)"
+}
+
+workload_env() {
+	idp_setup
+	unset AZURE_CLIENT_SECRET
+	export AZURE_CLIENT_ID=$WORKLOAD_CLIENT AZURE_FEDERATED_TOKEN_FILE=$BATS_TEST_TMPDIR/token
+}
+
+@test "a federated token file (workload identity) gets a token: credential workload" {
+	workload_env
+	idp_jwt "$IDP_SUB" >"$AZURE_FEDERATED_TOKEN_FILE"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(jq -r .credential <<<"$output")" = workload ]
+	[ "$(jq -r .clientId <<<"$output")" = "$WORKLOAD_CLIENT" ]
+	[ "$(jq -r .tenant <<<"$output")" = "$FAKE_AZURE_TENANT" ]
+	no_secrets
+	logged 1
+	jq -se --arg p "$TOKEN_PATH" '[.[] | select(.path == $p)][0].body |
+		.client_assertion_type == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" and
+		.client_assertion == "***" and (has("client_secret") | not) and .client_id == env.WORKLOAD_CLIENT' "$FAKE_AZURE_LOG"
+	# and ARM takes the token
+	run --separate-stderr "$LEGION" status --backend aci
+	[ "$status" -eq 0 ]
+}
+
+@test "the token file is read when a token is needed: a rotated file is used" {
+	workload_env
+	idp_jwt "system:serviceaccount:other:thief" >"$AZURE_FEDERATED_TOKEN_FILE"
+	run --separate-stderr "$LEGION" auth
+	[ "$status" -eq 77 ]
+	idp_jwt "$IDP_SUB" >"$AZURE_FEDERATED_TOKEN_FILE"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+}
+
+@test "a federated token for another subject exits 77 with AADSTS70021" {
+	workload_env
+	idp_jwt "system:serviceaccount:other:thief" >"$AZURE_FEDERATED_TOKEN_FILE"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 77 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == "legion: credential refused for client $WORKLOAD_CLIENT: POST "*"HTTP 400 invalid_request: AADSTS70021: No matching federated identity record found for presented assertion. Assertion Issuer: '$IDP_ISS'."* ]]
+	no_secrets
+}
+
+@test "a federated token signed by another key exits 77 with AADSTS700027" {
+	workload_env
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$BATS_TEST_TMPDIR/evil.key" 2>/dev/null
+	idp_jwt "$IDP_SUB" 600 "$BATS_TEST_TMPDIR/evil.key" >"$AZURE_FEDERATED_TOKEN_FILE"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 77 ]
+	[[ $stderr == *"HTTP 401 invalid_client: AADSTS700027: "* ]]
+}
+
+@test "an expired federated token exits 77 with AADSTS700024" {
+	workload_env
+	idp_jwt "$IDP_SUB" -60 >"$AZURE_FEDERATED_TOKEN_FILE"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 77 ]
+	[[ $stderr == *"HTTP 401 invalid_client: AADSTS700024: Client assertion is not within its valid time range."* ]]
+}
+
+@test "a missing token file exits 78 naming it" {
+	workload_env
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "legion: AZURE_FEDERATED_TOKEN_FILE: unable to read $AZURE_FEDERATED_TOKEN_FILE: No such file or directory" ]
+	logged 0
+}
+
+@test "a token file without AZURE_TENANT_ID exits 78 naming it" {
+	workload_env
+	unset AZURE_TENANT_ID
+	idp_jwt "$IDP_SUB" >"$AZURE_FEDERATED_TOKEN_FILE"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "legion: AZURE_FEDERATED_TOKEN_FILE is set but AZURE_TENANT_ID is not: a workload identity needs AZURE_CLIENT_ID and AZURE_TENANT_ID too" ]
+}
+
+# actions_env: the emulator plays GitHub Actions' token endpoint; ACTIONS_CLIENT trusts
+# its tokens for this repository's main branch.
+actions_env() {
+	export ACTIONS_CLIENT=1a2b3c4d-5e6f-4a0b-9c8d-7e6f5a4b3c2d
+	local key
+	key=$(curl -sS --fail --cacert "$FAKE_AZURE_CA" -H 'Content-Type: application/json' \
+		--data-binary '{"request_token":"gha-request-token","subject":"repo:octo/legion:ref:refs/heads/main"}' \
+		"$FAKE_AZURE_URL/_fake/actions" | jq -r .key)
+	jq -n --arg c "$ACTIONS_CLIENT" --arg k "$key" '{client: $c, issuer: "https://token.actions.githubusercontent.com",
+		subject: "repo:octo/legion:ref:refs/heads/main", audience: "api://AzureADTokenExchange", key: $k}' |
+		curl -sS --fail --cacert "$FAKE_AZURE_CA" -H 'Content-Type: application/json' \
+			--data-binary @- "$FAKE_AZURE_URL/_fake/federated" >/dev/null
+	unset AZURE_CLIENT_SECRET
+	export AZURE_CLIENT_ID=$ACTIONS_CLIENT
+	export ACTIONS_ID_TOKEN_REQUEST_URL="$FAKE_AZURE_URL/_actions/token?api-version=2.0"
+	export ACTIONS_ID_TOKEN_REQUEST_TOKEN=gha-request-token
+}
+
+@test "on GitHub Actions (id-token: write) the job's OIDC token is exchanged: credential workload" {
+	actions_env
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(jq -r .credential <<<"$output")" = workload ]
+	[ "$(jq -r .clientId <<<"$output")" = "$ACTIONS_CLIENT" ]
+	no_secrets
+	# asked for Entra ID's audience, as azure/login does
+	jq -se '[.[] | select(.path == "/_actions/token")] | length == 1 and .[0].status == 200 and
+		.[0].query.audience == "api://AzureADTokenExchange" and .[0].query["api-version"] == "2.0"' "$FAKE_AZURE_LOG"
+	logged 1
+}
+
+@test "on GitHub Actions a refused request token exits 77 and says what permission is needed" {
+	actions_env
+	ACTIONS_ID_TOKEN_REQUEST_TOKEN=wrong run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 77 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == "legion: unable to get GitHub Actions' OIDC token: GET "*"HTTP 401"*"(does the job have 'permissions: id-token: write'?)" ]]
+	[[ $stderr != *wrong* ]]
+	logged 0
+}
+
+# ---- certificates: a PEM with the certificate and its RSA key; the emulator checks the
+# RS256 assertion against the certificate registered for CERT_CLIENT (with openssl)
+
+# cert_make NAME [KEYFORMAT]: NAME.pem with a fresh self-signed certificate and its key
+# (PKCS#8, or PKCS#1 with KEYFORMAT=pkcs1); the certificate alone in NAME.crt.
+cert_make() {
+	local d=$BATS_TEST_TMPDIR
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/$1.key" -out "$d/$1.crt" -days 2 \
+		-subj "/CN=legion-$1" 2>/dev/null
+	[ "${2:-}" != pkcs1 ] || openssl rsa -traditional -in "$d/$1.key" -out "$d/$1.key" 2>/dev/null
+	cat "$d/$1.crt" "$d/$1.key" >"$d/$1.pem"
+}
+# cert_register NAME: CERT_CLIENT trusts NAME's certificate.
+cert_register() {
+	jq -n --arg c "$CERT_CLIENT" --rawfile p "$BATS_TEST_TMPDIR/$1.crt" '{client: $c, certificate: $p}' |
+		curl -sS --fail --cacert "$FAKE_AZURE_CA" -H 'Content-Type: application/json' \
+			--data-binary @- "$FAKE_AZURE_URL/_fake/certificates" >/dev/null
+}
+cert_env() {
+	export CERT_CLIENT=2b3c4d5e-6f70-4a1b-8c2d-3e4f5a6b7c8d
+	unset AZURE_CLIENT_SECRET
+	export AZURE_CLIENT_ID=$CERT_CLIENT AZURE_CLIENT_CERTIFICATE_PATH=$BATS_TEST_TMPDIR/good.pem
+}
+
+@test "a certificate (PKCS#8 key) gets a token with an RS256 client assertion: credential certificate" {
+	cert_env
+	cert_make good
+	cert_register good
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(jq -r .credential <<<"$output")" = certificate ]
+	[ "$(jq -r .clientId <<<"$output")" = "$CERT_CLIENT" ]
+	no_secrets
+	logged 1
+	jq -se --arg p "$TOKEN_PATH" '[.[] | select(.path == $p)][0].body |
+		.client_assertion_type == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" and
+		.client_assertion == "***" and (has("client_secret") | not)' "$FAKE_AZURE_LOG"
+	# each token request signs a new assertion (a new jti), and ARM takes the token
+	run --separate-stderr "$LEGION" status --backend aci
+	show
+	[ "$status" -eq 0 ]
+}
+
+@test "a certificate with a PKCS#1 key works too" {
+	cert_env
+	cert_make good pkcs1
+	grep -q 'BEGIN RSA PRIVATE KEY' "$AZURE_CLIENT_CERTIFICATE_PATH"
+	cert_register good
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .credential <<<"$output")" = certificate ]
+}
+
+@test "a certificate the app does not know exits 77 with AADSTS700027" {
+	cert_env
+	cert_make good
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 77 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == "legion: credential refused for client $CERT_CLIENT: POST "*"HTTP 401 invalid_client: AADSTS700027: Client assertion contains an invalid signature."* ]]
+}
+
+@test "a key that is not the certificate's exits 78 before any request" {
+	cert_env
+	cert_make good
+	cert_make other
+	cat "$BATS_TEST_TMPDIR/good.crt" "$BATS_TEST_TMPDIR/other.key" >"$AZURE_CLIENT_CERTIFICATE_PATH"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "legion: AZURE_CLIENT_CERTIFICATE_PATH: $AZURE_CLIENT_CERTIFICATE_PATH: the private key is not the certificate's" ]
+	logged 0
+}
+
+@test "an expired certificate exits 77 naming the date" {
+	cert_env
+	local d=$BATS_TEST_TMPDIR/ca
+	mkdir -p "$d" && : >"$d/index.txt" && echo 01 >"$d/serial"
+	printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nserial = %s/serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n' "$d" "$d" "$d" >"$d/ca.cnf"
+	openssl req -new -newkey rsa:2048 -nodes -keyout "$d/k.pem" -out "$d/r.csr" -subj /CN=old 2>/dev/null
+	openssl ca -config "$d/ca.cnf" -selfsign -keyfile "$d/k.pem" -in "$d/r.csr" -startdate 20200101000000Z \
+		-enddate 20200201000000Z -batch -out "$d/c.pem" 2>/dev/null
+	openssl x509 -in "$d/c.pem" >"$AZURE_CLIENT_CERTIFICATE_PATH"
+	cat "$d/k.pem" >>"$AZURE_CLIENT_CERTIFICATE_PATH"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 77 ]
+	[ "$stderr" = "legion: AZURE_CLIENT_CERTIFICATE_PATH: $AZURE_CLIENT_CERTIFICATE_PATH: the certificate expired on 2020-02-01 00:00:00 UTC" ]
+	logged 0
+}
+
+@test "a certificate file that is not PEM exits 78 saying what it must hold" {
+	cert_env
+	echo "not a certificate" >"$AZURE_CLIENT_CERTIFICATE_PATH"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "legion: AZURE_CLIENT_CERTIFICATE_PATH: $AZURE_CLIENT_CERTIFICATE_PATH is not a PEM file with a CERTIFICATE and its PRIVATE KEY" ]
 }

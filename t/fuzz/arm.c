@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ex != EXIT_TEMPFAIL && ex != EXIT_NOPERM && ex != EXIT_CONFIG && ex != EXIT_UNAVAIL &&
 	    ex != EXIT_DATAERR)
 		abort();
-	arm_explain(&r);
+	http_explain_error(&r);
 	if (strlen(r.err) >= sizeof r.err || strpbrk(r.err, "\r\n"))
 		abort();
 
