@@ -298,3 +298,23 @@ assert active == [], active
 "
 	[ ! -e "$LEGION_HOME/clusters/$id.json" ]
 }
+
+@test "submit whose master cannot be reached is rolled back like deploy-master: exit 69, nothing left" {
+	printf 'print("never runs")\n' >"$BATS_TEST_TMPDIR/app.py"
+	run --separate-stderr legion submit --backend fargate --image example/legion:1 \
+		--num-executors 2 "$BATS_TEST_TMPDIR/app.py"
+	echo "$stderr"
+	[ "$status" -eq 69 ]
+	[[ $stderr == *"rolling back"* ]]
+	id=$(sed -n 's/^legion: starting cluster \(legion-[0-9a-f]*\) .*/\1/p' <<<"$stderr")
+	[ -n "$id" ]
+	[ -z "$(running "$LEGION_ECS_CLUSTER")" ]
+	moto_py "
+names = [s['Name'] for s in sm.list_secrets()['SecretList']]
+assert 'legion/$id' not in names, names
+groups = logs.describe_log_groups(logGroupNamePrefix='/legion/$id')['logGroups']
+assert groups == [], groups
+"
+	[ ! -e "$LEGION_HOME/clusters/$id.json" ]
+	[ -z "$(ls "$LEGION_HOME/clusters" 2>/dev/null)" ]
+}
