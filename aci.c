@@ -82,7 +82,7 @@ static int a_open_(struct backend *be, const struct backend_cfg *o, int *ex)
 		*ex = EXIT_USAGE;
 		return -1;
 	}
-	const char *loc = o->location ? o->location : "westus";
+	const char *loc = o->location ? o->location : ACI_DEFAULT_LOCATION;
 	if (!arm_name_ok(loc, 60)) {
 		warnx_("--location: '%s' is not an Azure region name", loc);
 		*ex = EXIT_USAGE;

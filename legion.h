@@ -428,6 +428,7 @@ struct backend {
 	const struct backend_ops *ops;
 	void *ctx; /* the backend's own state, from open to close */
 };
+#define ACI_DEFAULT_LOCATION "westus" /* aci without --location */
 extern const struct backend_ops backend_local, backend_aci, backend_fargate;
 /* The backend called name, or NULL; names into out ("local, aci, fargate") for messages. */
 const struct backend_ops *backend_find(const char *name);

@@ -687,7 +687,9 @@ int cmd_submit(const struct opts *o)
 {
 	struct run r = {.o = o};
 	int ex = 0;
-	if (o->price_file && (ex = price_load(o->price_file, o->location, &r.price)) != 0)
+	if (o->price_file &&
+	    (ex = price_load(o->price_file, o->location ? o->location : ACI_DEFAULT_LOCATION,
+			     &r.price)) != 0)
 		return ex;
 	progress_start(o->log_level, "job", (int)o->num_executors);
 	if (run_start(&r, &ex) == 0 && run_submit(&r, &ex) == 0) {

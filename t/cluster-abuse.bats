@@ -69,5 +69,5 @@ EOF
 	grep -qx 'sum 6' job.out
 	[ "$checks" -ge 5 ]
 	[ "$fails" -eq 0 ]
-	jq -e '.held >= 300' attack.json # the attack was on till the end
+	jq -e '.held >= 100' attack.json # the attack was still on at the end (the daemon closes slow ones at 10 s; the attacker reopens)
 }
