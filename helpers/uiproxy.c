@@ -445,5 +445,20 @@ void api_ui(struct req *r)
 			tls_flush(r->c);
 		return;
 	}
+	/* An application's root through the master: Spark's master rewrites the driver's
+	 * own redirect from "/" with an app id cut short (the servlet's path info lacks
+	 * "/proxy"), so send it to the application's jobs page here. */
+	if (port == 8080 && !strncmp(rest, "/proxy/app-", 11)) {
+		size_t n = strcspn(rest + 7, "/");
+		const char *after = rest + 7 + n;
+		if (!*after || !strcmp(after, "/")) {
+			char loc[1200];
+			snprintf(loc, sizeof loc, "Location: %s/proxy/%.*s/jobs/\r\n", base, (int)n,
+				 rest + 7);
+			if (httpd_send_head(r, 302, "text/plain", 0, loc) == 0)
+				tls_flush(r->c);
+			return;
+		}
+	}
 	ui_forward(r, id[0] ? "worker" : base + 7, addr, port, base, rest);
 }

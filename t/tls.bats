@@ -62,7 +62,7 @@ refused() {
 	echo "stderr: $stderr"
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
-	[ "$(jq -r .kind <<<"$output")" = client-secret ]
+	[ "$(jq -r .credential <<<"$output")" = secret ]
 	[ "$(jq -r .tenant <<<"$output")" = "$FAKE_AZURE_TENANT" ]
 	[ "$(jq -r .clientId <<<"$output")" = "$FAKE_AZURE_CLIENT" ]
 	[ "$(jq -r .authority <<<"$output")" = "$FAKE_AZURE_URL" ]
