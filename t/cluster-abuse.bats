@@ -45,8 +45,9 @@ EOF
 		--modes silent,trickle,half,head --gap 2 --status attack.json >attack.out 2>&1 &
 	echo $! >attack.pid
 	wait_for -t 30 held 500
-	local checks=0 fails=0 out
+	local checks=0 fails=0 out least=100000 h
 	while kill -0 "$cli" 2>/dev/null; do
+		h=$(jq -r .held attack.json 2>/dev/null) && [ "$h" -lt "$least" ] 2>/dev/null && least=$h
 		if out=$(timeout 20 legion status "$id" 2>&1) &&
 			jq -e '.clusters[0].jobs[0].state == "RUNNING" or .clusters[0].jobs[0].state == "SUCCEEDED"' \
 				<<<"$out" >/dev/null &&
@@ -69,5 +70,6 @@ EOF
 	grep -qx 'sum 6' job.out
 	[ "$checks" -ge 5 ]
 	[ "$fails" -eq 0 ]
-	jq -e '.held >= 100' attack.json # the attack was still on at the end (the daemon closes slow ones at 10 s; the attacker reopens)
+	echo "fewest connections held while the job ran: $least"
+	[ "$least" -ge 100 ] # the attack went on all along (the daemon closes slow ones at 10 s; the attacker reopens)
 }
