@@ -47,18 +47,21 @@ EOF
 	wait_for -t 30 held 500
 	local checks=0 fails=0 out least=100000 h
 	while kill -0 "$cli" 2>/dev/null; do
-		if out=$(timeout 20 legion status "$id" 2>&1) &&
-			jq -e '.clusters[0].jobs[0].state == "RUNNING" or .clusters[0].jobs[0].state == "SUCCEEDED"' \
-				<<<"$out" >/dev/null &&
-			jq -e '[.clusters[0].workers[] | select(.state == "Running")] | length == 1' <<<"$out" >/dev/null; then
-			checks=$((checks + 1))
-			if jq -e '.clusters[0].jobs[0].state == "RUNNING"' <<<"$out" >/dev/null &&
-				h=$(jq -r .held attack.json) && [ "$h" -lt "$least" ]; then
-				least=$h # the fewest the attacker held while the job ran
+		if ! out=$(timeout 20 legion status "$id" 2>&1); then
+			if kill -0 "$cli" 2>/dev/null; then # not an answer while the run is on
+				fails=$((fails + 1))
+				echo "status failed: $out"
 			fi
-		elif kill -0 "$cli" 2>/dev/null; then # the run may end (and tear down) meanwhile
-			fails=$((fails + 1))
-			echo "status failed: $out"
+		elif jq -e '.clusters[0].jobs[0].state == "RUNNING"' <<<"$out" >/dev/null; then
+			# while the job runs, its worker must be there
+			if jq -e '[.clusters[0].workers[] | select(.state == "Running")] | length == 1' \
+				<<<"$out" >/dev/null; then
+				checks=$((checks + 1))
+				h=$(jq -r .held attack.json) && [ "$h" -lt "$least" ] && least=$h
+			else
+				fails=$((fails + 1))
+				echo "no running worker while the job runs: $out"
+			fi
 		fi
 		[ "$checks" -lt 200 ] || break
 		sleep 1 # pacing the checks, not waiting for anything
