@@ -110,5 +110,9 @@ int cmd_status(const struct opts *o);
 int cmd_logs(const struct opts *o);
 /* ui.c: `legion ui`. */
 int cmd_ui(const struct opts *o);
+/* manage.c: `legion delete`, `legion gc`, `legion auth` (auth takes o for its backend). */
+int cmd_delete(const struct opts *o);
+int cmd_gc(const struct opts *o);
+int cmd_auth(struct opts *o);
 
 #endif
