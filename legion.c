@@ -31,7 +31,6 @@ enum {
 	O_RESOURCE_GROUP,
 	O_MASTER,
 	O_KEEP_ALIVE,
-	O_CONF,
 	O_PY_FILES,
 	O_JARS,
 	O_CLASS,
@@ -74,6 +73,7 @@ enum {
 	O_HELP = 'h',
 	O_VERBOSE = 'v',
 	O_OUTPUT = 'o',
+	O_CONF = 'c', /* spark-submit's -c */
 };
 
 #define C_SUBMIT 1
@@ -629,7 +629,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		longopts[i] = opts_table[i].o;
 	memset(&longopts[NOPTS], 0, sizeof longopts[NOPTS]);
 	/* submit stops at the app: what follows belongs to it */
-	const char *shortopts = o->cmd->bit == C_SUBMIT ? "+:hvo:" : ":hvo:";
+	const char *shortopts = o->cmd->bit == C_SUBMIT ? "+:hvo:c:" : ":hvo:c:";
 	opterr = 0;
 	optind = 1;
 	int c, idx;
@@ -648,7 +648,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		}
 		if (c == ':') {
 			const char *opt = argv[optind - 1];
-			return bad(o, "option '%s' needs a value", opt);
+			if (opt && !strncmp(opt, "--", 2))
+				return bad(o, "option '%s' needs a value", opt);
+			return bad(o, "option '-%c' needs a value", optopt);
 		}
 		int allowed = 0;
 		for (size_t i = 0; i < NOPTS; i++)

@@ -14,7 +14,7 @@ _legion_options() {
 	submit)
 		echo "$azure --num-executors= --executor-cores= --executor-memory=" \
 			"--driver-cores= --driver-memory= --master= --keep-alive" \
-			"--conf= --py-files= --jars= --class= --name= --image= --idle-timeout=" \
+			"-c --conf= --py-files= --jars= --class= --name= --image= --idle-timeout=" \
 			"--detach --force --file= --parallel= --subnet= --identity= --subnets=" \
 			"--security-groups= --execution-role= --keep-logs --files= --archives=" \
 			"--packages= --repositories= --exclude-packages= --properties-file=" \

@@ -124,7 +124,7 @@ EOF
 	[ "${lines[1]}" = "executors [(True, 'packed')]" ]
 }
 
-@test "--properties-file, --driver-java-options, --total-executor-cores: spark-submit's meaning" {
+@test "--properties-file, -c, --driver-java-options, --total-executor-cores: spark-submit's meaning" {
 	need_spark
 	cat >props.conf <<'EOF'
 # spark-defaults' form: key value, key=value
@@ -139,17 +139,18 @@ sc = spark.sparkContext
 conf = sc.getConf()
 print("fromfile", conf.get("spark.legion.fromfile"))
 print("both", conf.get("spark.legion.both"))
+print("short", conf.get("spark.legion.short"))
 print("java", sc._jvm.System.getProperty("legion.probe"))
 print("cores", conf.get("spark.cores.max"))
 print("executors", sc._jsc.sc().getExecutorMemoryStatus().size() - 1)
 EOF
 	# two executors of one core: from --total-executor-cores alone
 	run --separate-stderr legion submit --executor-memory 512m --total-executor-cores 2 \
-		--properties-file props.conf --conf spark.legion.both=flag \
+		--properties-file props.conf --conf spark.legion.both=flag -c spark.legion.short=c \
 		--driver-java-options "-Dlegion.probe=42 -Dlegion.other=1" --log-level INFO props.py
 	echo "$stderr" | tail -20
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(printf 'fromfile file\nboth flag\njava 42\ncores 2\nexecutors 2')" ]
+	[ "$output" = "$(printf 'fromfile file\nboth flag\nshort c\njava 42\ncores 2\nexecutors 2')" ]
 	[[ $stderr == *"2 of 2 workers registered"* ]]
 	[[ $stderr == *"ignoring 'legion.not.spark': not a spark.* property"* ]]
 	# --log-level INFO shows what the default hides
