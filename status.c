@@ -1,10 +1,12 @@
 /*
  * status.c: the commands that look and do not change anything: `legion status` (the
  * clusters, their groups and jobs as JSON or a table) and `legion logs` (a job's output
- * from the job API, or a container's from the backend). Leaves out options (legion.c).
+ * from the job API, or a container's from the backend). What a cluster's groups held
+ * (vCPU- and GB-seconds) is cost.c's arithmetic. Leaves out options (legion.c).
  */
 #include "cli.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,64 @@ static void group_json(struct jw *w, const char *key, const struct group *g)
 		jw_int(w, "exitCode", g->exit_code);
 	else
 		jw_null(w, "exitCode");
+	jw_end(w);
+}
+
+/* What groups gs[i..k) held: those running now, from their creation until now (held)
+ * or, for a job that ran from t0 to t1, those created before t1, over its run time. */
+static void held(const struct group *gs, int i, int k, long long t0, long long t1, struct cost *c)
+{
+	for (int x = i; x < k; x++) {
+		long long created = 0;
+		const char *tag = group_tag(&gs[x], "legion-created");
+		if (tag)
+			parse_int(tag, 0, INT64_MAX, &created);
+		if (t0 < 0 ? !group_alive(gs[x].state) : created > t1)
+			continue;
+		long long from = t0 < 0 ? created : t0 > created ? t0 : created;
+		cost_add(c, gs[x].cpu, gs[x].memory_mb, from * 1000, t1 * 1000);
+	}
+}
+
+static void cost_json(struct jw *w, const char *key, const struct cost *c)
+{
+	jw_obj(w, key);
+	jw_num(w, "vcpuSeconds", round(c->vcpu_s * 10) / 10);
+	jw_num(w, "gbSeconds", round(c->gb_s * 10) / 10);
+	jw_end(w);
+}
+
+/* The job API's jobs, member by member, each finished one with what the cluster held
+ * while it ran. */
+static void jobs_json(struct jw *w, const struct json *j, int jobs, const struct group *gs, int i,
+		      int k)
+{
+	jw_arr(w, "jobs");
+	for (int n = 0; n < j->t[jobs].size; n++) {
+		int job = json_at(j, jobs, n);
+		if (job < 0 || j->t[job].type != JSMN_OBJECT)
+			continue;
+		jw_obj(w, NULL);
+		int key = job + 1;
+		for (int m = 0; m < j->t[job].size && key + 1 < j->n; m++) {
+			char name[64];
+			const jsmntok_t *v = &j->t[key + 1];
+			int q = v->type == JSMN_STRING; /* a string's token leaves out its quotes */
+			if (json_strcpy(j, key, name, sizeof name) == 0)
+				jw_raw(w, name, j->s + v->start - q,
+				       (size_t)(v->end - v->start + 2 * q));
+			key = json_skip(j, key + 1);
+		}
+		long long t0 = -1, t1 = -1;
+		json_int(j, json_get(j, job, "started"), &t0);
+		json_int(j, json_get(j, job, "ended"), &t1);
+		if (t0 >= 0 && t1 >= t0) {
+			struct cost c = {0};
+			held(gs, i, k, t0, t1, &c);
+			cost_json(w, "cost", &c);
+		}
+		jw_end(w);
+	}
 	jw_end(w);
 }
 
@@ -122,11 +182,13 @@ int cmd_status(const struct opts *o)
 				jobs = json_get(&j, 0, "jobs");
 			cluster_free(&m);
 		}
-		if (jobs >= 0)
-			jw_raw(&w, "jobs", j.s + j.t[jobs].start,
-			       (size_t)(j.t[jobs].end - j.t[jobs].start));
+		if (jobs >= 0 && j.t[jobs].type == JSMN_ARRAY)
+			jobs_json(&w, &j, jobs, gs, i, k);
 		else
 			jw_null(&w, "jobs");
+		struct cost c = {0};
+		held(gs, i, k, -1, (long long)time(NULL), &c);
+		cost_json(&w, "cost", &c);
 		json_free(&j);
 		http_resp_free(&r);
 		jw_end(&w);

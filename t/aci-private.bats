@@ -48,12 +48,6 @@ refused_puts() { # the refused container group PUTs: "STATUS CODE"
 	fa_log_jq 'select(.method == "PUT" and (.path | test("/containerGroups/")) and .status >= 400)'
 }
 
-no_groups_left() {
-	local names
-	names=$(fa_groups) || return 1
-	[ -z "$names" ]
-}
-
 # A container group body for the emulator's own checks, with PROPS merged into properties.
 cg_put() { # NAME PROPS-JSON [TOP-LEVEL-JSON]
 	local body

@@ -39,21 +39,11 @@ not() { # `! cmd` does not fail a bats test; `not cmd` does
 	! "$@"
 }
 
-no_groups_left() {
-	local names
-	names=$(fa_groups) || return 1
-	[ -z "$names" ]
-}
-
 group_in_state() { # NAME (or "" for any group) STATE
 	local doc
 	doc=$(fake_azure_groups) || return 1
 	jq -e --arg n "$1" --arg s "$2" '.value | map(select($n == "" or .name == $n) | .state) |
 		any(. == $s)' <<<"$doc" >/dev/null
-}
-
-cluster_of() { # the cluster id a run printed on stderr
-	grep -o 'starting cluster legion-[0-9a-f]\{8\}' "$1" | head -n1 | cut -d' ' -f3
 }
 
 @test "deploy-master creates a tagged master group, waits for its job API and says where it is" {

@@ -114,6 +114,7 @@ class H(http.server.BaseHTTPRequestHandler):
                 jid, job["app"], " ".join(job["args"]))})
             line({"stream": "stderr", "line": "stub job %s: running" % jid})
             code = 0
+            job["started"] = int(time.time())  # Unix seconds, as the job API's
             for a in job["args"]:
                 if a.startswith("sleep="):
                     time.sleep(float(a[6:]))
@@ -121,6 +122,7 @@ class H(http.server.BaseHTTPRequestHandler):
                     code = int(a[5:])
             job["state"] = "SUCCEEDED" if code == 0 else "FAILED"
             job["exitCode"] = code
+            job["ended"] = int(time.time())
             return line({"state": job["state"], "exitCode": code})
         self.send(404, {"error": {"code": "NotFound", "message": p}})
     def do_POST(self):
@@ -211,6 +213,12 @@ fa_groups() {
 	local doc
 	doc=$(fake_azure_groups) || return 1
 	jq -r '.value | map(.name)[]' <<<"$doc"
+}
+
+no_groups_left() {
+	local names
+	names=$(fa_groups) || return 1
+	[ -z "$names" ]
 }
 
 mark_log() {

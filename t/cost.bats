@@ -76,3 +76,36 @@ assert abs(v * 0.01 + g * 0.001 - m) < 0.0006, (v, g, m)  # v and g are shown to
 	[[ $stderr == "legion: prices:2: not 'region vcpu-second-price gb-second-price currency'"* ]]
 	[ -z "$(fa_log_jq 'select(.method == "PUT")')" ]
 }
+
+@test "legion status: a finished job's cost while it ran, and what the running groups hold" {
+	run --separate-stderr legion submit --num-executors 2 --executor-cores 2 \
+		--executor-memory 2g --keep-alive true app.py sleep=2
+	[ "$status" -eq 0 ]
+	local cluster
+	cluster=$(cluster_of <(echo "$stderr"))
+	run --separate-stderr legion status "$cluster"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	local before after
+	# the job's share: every group made before it ended, over the part of its run time
+	# the group existed; GB as ACI is asked for them (one decimal, rounded up)
+	jq -e '.clusters[0] as $c | ([$c.master] + $c.workers) as $g | $c.jobs[0] as $j |
+		($g | map(select(.created <= $j.ended) |
+			{s: ($j.ended - ([$j.started, .created] | max)), cpu,
+			 gb: ((.memoryMB / 1024 * 10) | ceil / 10)})) as $h |
+		$j.state == "SUCCEEDED" and $j.ended > $j.started and
+		$j.cost.vcpuSeconds == ($h | map(.cpu * .s) | add) and
+		$j.cost.gbSeconds == (($h | map(.gb * .s) | add) * 10 | round / 10) and
+		$j.cost.vcpuSeconds > 0' <<<"$output"
+	# the cluster's running groups, from their creation until now (it grows)
+	before=$(jq -r '.clusters[0].cost.vcpuSeconds' <<<"$output")
+	jq -e --argjson now "$(date +%s)" '.clusters[0] as $c | ([$c.master] + $c.workers) as $g |
+		($g | map(.cpu * ($now - .created)) | add) as $want |
+		$c.cost.vcpuSeconds <= $want and $c.cost.vcpuSeconds >= $want - 5 * ($g | map(.cpu) | add)' \
+		<<<"$output"
+	sleep 1
+	after=$(legion status "$cluster" | jq -r '.clusters[0].cost.vcpuSeconds')
+	python3 -c "import sys; assert float(sys.argv[2]) > float(sys.argv[1])" "$before" "$after"
+	legion delete "$cluster" 2>/dev/null
+	no_groups_left
+}

@@ -24,10 +24,6 @@ no_cluster_process() {
 	[ -z "$(cluster_pids "$1")" ]
 }
 
-cluster_of() { # the cluster id a submit announced on stderr
-	grep -o 'starting cluster legion-[0-9a-f]\{8\}' "$1" | head -n 1 | cut -d' ' -f3
-}
-
 @test "submit runs pi.py and a shuffle on two clusters at once, prints their output, leaves nothing" {
 	legion submit --num-executors 2 --idle-timeout 60 "$ROOT/examples/pi.py" 4 \
 		>pi.out 2>pi.err &

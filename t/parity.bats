@@ -30,10 +30,6 @@ no_cluster_process() {
 	[ -z "$(cluster_pids "$1")" ]
 }
 
-cluster_of() { # the cluster id a submit announced on stderr
-	grep -o 'starting cluster legion-[0-9a-f]\{8\}' <<<"$1" | head -n 1 | cut -d' ' -f3
-}
-
 @test "spark-submit's options that do not apply are refused, each with why (64)" {
 	echo 'print(1)' >app.py
 	local o
@@ -183,7 +179,7 @@ EOF
 	[[ $stderr == *"unresolved dependency: org.example.legion#nothing;1.0"* ]]
 	[[ $stderr == *"job job-1 FAILED"* ]]
 	local id
-	id=$(cluster_of "$stderr")
+	id=$(cluster_of <(echo "$stderr"))
 	wait_for -t 20 no_cluster_process "$id"
 }
 
@@ -204,7 +200,7 @@ EOF
 	local took=$((SECONDS - t0))
 	echo "$stderr" | tail -30
 	local id
-	id=$(cluster_of "$stderr")
+	id=$(cluster_of <(echo "$stderr"))
 	[ "$status" -eq 1 ]
 	[ "$output" = "$(printf 'to stdout\nsum 45')" ]
 	grep -qx 'to stderr' <<<"$stderr"

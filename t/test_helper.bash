@@ -73,6 +73,11 @@ wait_for() {
 	done
 }
 
+# cluster_of FILE: the cluster id a submit announced on stderr (saved in FILE).
+cluster_of() {
+	grep -o 'starting cluster legion-[0-9a-f]\{8\}' "$1" | head -n 1 | cut -d' ' -f3
+}
+
 # free_port: prints a TCP port on 127.0.0.1 that nothing listens on (at the moment).
 free_port() {
 	python3 -c 'import socket
