@@ -91,10 +91,11 @@ struct aws_call {
  * Returns 0 when every call got an answer (check each status), else -1 with a
  * message and *ex set. */
 int aws_json_many(struct aws *a, const struct aws_call *c, struct http_resp *r, int n, int *ex);
-/* One call; 0 when it answered 200 (r holds the answer; free with http_resp_free),
- * else -1 after a message "what: why" and *ex set (r freed). */
+/* One call; 0 when it answered 200 and 1 when it was refused with AWS error code
+ * ok_code (non-NULL: a refusal that means "nothing there"); r holds the answer then
+ * (free with http_resp_free). Else -1 after a message "what: why" and *ex set (r freed). */
 int aws_json(struct aws *a, const struct aws_call *c, struct http_resp *r, const char *what,
-	     int *ex);
+	     const char *ok_code, int *ex);
 /* AWS's error type ("ThrottlingException", from __type without its namespace) into
  * code ("" when none). */
 void aws_code(const struct http_resp *r, char *code, size_t n);

@@ -662,7 +662,7 @@ out:
 }
 
 int aws_json(struct aws *a, const struct aws_call *c, struct http_resp *r, const char *what,
-	     int *ex)
+	     const char *ok_code, int *ex)
 {
 	memset(r, 0, sizeof *r);
 	if (aws_json_many(a, c, r, 1, ex) < 0) {
@@ -671,7 +671,10 @@ int aws_json(struct aws *a, const struct aws_call *c, struct http_resp *r, const
 	}
 	if (r->status == 200)
 		return 0;
-	char w[512];
+	char w[512], code[128];
+	aws_code(r, code, sizeof code);
+	if (ok_code && r->status == 400 && !strcmp(code, ok_code))
+		return 1;
 	warnx_("%s: %s", what, aws_why(r, w, sizeof w));
 	*ex = aws_exit(r);
 	http_resp_free(r);

@@ -30,7 +30,7 @@ int ecs_call(struct fargate *f, const char *op, char *body, struct http_resp *r,
 	char target[128], what[160];
 	ecs_prepare(&c, op, body, target);
 	snprintf(what, sizeof what, "ECS %s", op);
-	return aws_json(&f->aws, &c, r, what, ex);
+	return aws_json(&f->aws, &c, r, what, NULL, ex);
 }
 
 int sm_call(struct fargate *f, const char *op, char *body, const char *redact, struct http_resp *r,
@@ -41,7 +41,7 @@ int sm_call(struct fargate *f, const char *op, char *body, const char *redact, s
 	snprintf(what, sizeof what, "Secrets Manager %s", op);
 	struct aws_call c = {
 		"SECRETS_MANAGER", "secretsmanager", "secretsmanager", target, body, redact};
-	return aws_json(&f->aws, &c, r, what, ex);
+	return aws_json(&f->aws, &c, r, what, NULL, ex);
 }
 
 int logs_call(struct fargate *f, const char *op, char *body, struct http_resp *r, int *ex)
@@ -50,7 +50,7 @@ int logs_call(struct fargate *f, const char *op, char *body, struct http_resp *r
 	snprintf(target, sizeof target, LOGS_TARGET "%s", op);
 	snprintf(what, sizeof what, "CloudWatch Logs %s", op);
 	struct aws_call c = {"CLOUDWATCH_LOGS", "logs", "logs", target, body, NULL};
-	return aws_json(&f->aws, &c, r, what, ex);
+	return aws_json(&f->aws, &c, r, what, NULL, ex);
 }
 
 /* Fargate's task sizes (AWS ECS developer guide, "Task CPU and memory"): per CPU, the
@@ -105,14 +105,6 @@ int ecs_ensure_cluster(struct fargate *f, int *ex)
 	return rc;
 }
 
-/* 1 when the answer is a refusal with AWS error code code. */
-static int refused_with(const struct http_resp *r, const char *code)
-{
-	char c[128];
-	aws_code(r, c, sizeof c);
-	return r->status == 400 && !strcmp(c, code);
-}
-
 /* Runs one call where a refusal with code ok_code counts as done; 0, 1 for ok_code. */
 static int call_ok(struct fargate *f, int which, const char *op, char *body, const char *redact,
 		   const char *ok_code, struct http_resp *r, int *ex)
@@ -130,20 +122,7 @@ static int call_ok(struct fargate *f, int which, const char *op, char *body, con
 				      body,
 				      redact};
 	}
-	memset(r, 0, sizeof *r);
-	if (aws_json_many(&f->aws, &c, r, 1, ex) < 0) {
-		http_resp_free(r);
-		return -1;
-	}
-	if (r->status == 200)
-		return 0;
-	if (ok_code && refused_with(r, ok_code))
-		return 1;
-	char w[512];
-	warnx_("%s: %s", op, aws_why(r, w, sizeof w));
-	*ex = aws_exit(r);
-	http_resp_free(r);
-	return -1;
+	return aws_json(&f->aws, &c, r, op, ok_code, ex);
 }
 
 int ecs_log_group(struct fargate *f, const char *cluster, int *ex)

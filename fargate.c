@@ -200,26 +200,18 @@ static int list_arns(struct fargate *f, const char *name, int running_only, char
 			free(next);
 			next = NULL;
 			struct aws_call c;
-			char target[128], code[128] = "";
+			char target[128];
 			ecs_prepare(&c, "ListTasks", body, target);
-			memset(&r, 0, sizeof r);
-			int rc = body ? aws_json_many(&f->aws, &c, &r, 1, ex) : -1;
+			int rc = body ? aws_json(&f->aws, &c, &r, "ECS ListTasks",
+						 "ClusterNotFoundException", ex)
+				      : -1;
 			free(body);
-			aws_code(&r, code, sizeof code);
-			if (rc == 0 && r.status == 400 &&
-			    !strcmp(code, "ClusterNotFoundException")) {
+			if (rc == 1) {
 				http_resp_free(&r); /* no ECS cluster yet: no tasks */
 				return 0;
 			}
-			if (rc < 0 || r.status != 200) {
-				char w[512];
-				if (rc == 0) {
-					warnx_("ECS ListTasks: %s", aws_why(&r, w, sizeof w));
-					*ex = aws_exit(&r);
-				}
-				http_resp_free(&r);
+			if (rc < 0)
 				return -1;
-			}
 			struct json j = {0};
 			if (json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
 				int a = json_get(&j, 0, "taskArns");
@@ -808,25 +800,17 @@ static int f_logs(struct backend *be, const char *name, int tail, struct buf *ou
 	struct http_resp r;
 	struct aws_call c = {
 		"CLOUDWATCH_LOGS", "logs", "logs", "Logs_20140328.GetLogEvents", body, NULL};
-	char code[128] = "";
-	memset(&r, 0, sizeof r);
-	rc = body ? aws_json_many(&f->aws, &c, &r, 1, ex) : -1;
+	rc = body ? aws_json(&f->aws, &c, &r, "CloudWatch Logs GetLogEvents",
+			     "ResourceNotFoundException", ex)
+		  : -1;
 	free(body);
-	aws_code(&r, code, sizeof code);
-	if (rc == 0 && r.status == 400 && !strcmp(code, "ResourceNotFoundException")) {
+	if (rc == 1) {
 		fprintf(stderr, "%s: %s has written no log yet\n", progname, name);
 		http_resp_free(&r);
 		return 0;
 	}
-	if (rc < 0 || r.status != 200) {
-		char w[512];
-		if (rc == 0) {
-			warnx_("CloudWatch Logs GetLogEvents: %s", aws_why(&r, w, sizeof w));
-			*ex = aws_exit(&r);
-		}
-		http_resp_free(&r);
+	if (rc < 0)
 		return -1;
-	}
 	struct json j = {0};
 	if (json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
 		int ev = json_get(&j, 0, "events");
