@@ -26,7 +26,7 @@ $(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(B)/%)
 TESTBINS = t/json_test t/auth_test t/httpd_test t/sigv4_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
-.PHONY: all bin build deps spark browser asan check demo bench fmt fmt-check clean install image fuzz fuzz-build
+.PHONY: all bin build deps spark browser asan check demo bench fmt fmt-check clean install image fuzz fuzz-build chaos
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -160,6 +160,11 @@ check: all spark browser
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory fuzz
 	VENV=$(VENV) bats t/
+
+# make chaos [CHAOS_RUNS=100] [CHAOS_SEED=S]: submit through the aci backend under
+# seeded faults and signals (t/chaos.sh); its table goes in BENCHMARKS.md.
+chaos: all spark
+	VENV=$(VENV) bash t/chaos.sh
 
 bench: all spark
 	@$(MAKE) --no-print-directory $(O)/bench/fanout

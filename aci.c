@@ -741,6 +741,52 @@ static int a_list(struct backend *be, const char *cluster, struct group **out, i
 	return rc;
 }
 
+/* ARM answers 202 to a DELETE it finishes later: GETs the groups so answered (status in
+ * r) until each is gone (404), DELETE_WAIT_S at most. -1 (*ex set) when one is still
+ * there. */
+#define DELETE_WAIT_S 300
+static int wait_deleted(struct aci *a, char *const *names, const struct http_resp *r, int n,
+			int *ex)
+{
+	struct group *gs = calloc((size_t)n, sizeof *gs);
+	int *found = calloc((size_t)n, sizeof *found), m = 0, rc = -1;
+	char **left = calloc((size_t)n, sizeof *left);
+	if (!gs || !found || !left) {
+		*ex = EXIT_SOFTWARE;
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		if (r[i].status == 202)
+			left[m++] = names[i];
+	if (m > 0)
+		fprintf(stderr, "%s: waiting for ARM to finish deleting %d container group%s\n",
+			progname, m, m == 1 ? "" : "s");
+	for (long long deadline = now_ms() + DELETE_WAIT_S * 1000LL; m > 0;) {
+		if (now_ms() > deadline) {
+			warnx_("%s is still being deleted after %d s", left[0], DELETE_WAIT_S);
+			*ex = EXIT_TEMPFAIL;
+			goto out;
+		}
+		int e2;
+		if (sleep_ms(1000, NULL))
+			goto out;
+		if (get_many(a, gs, NULL, left, NULL, m, found, &e2) < 0)
+			continue; /* a GET that failed says nothing: ask again */
+		int still = 0;
+		for (int k = 0; k < m; k++)
+			if (found[k])
+				left[still++] = left[k];
+		m = still;
+	}
+	rc = 0;
+out:
+	if (gs)
+		groups_free(gs, n);
+	free(found);
+	free(left);
+	return rc;
+}
+
 static int a_remove(struct backend *be, char *const *names, int n, int *ex)
 {
 	struct aci *a = be->ctx;
@@ -769,6 +815,8 @@ static int a_remove(struct backend *be, char *const *names, int n, int *ex)
 			rc = -1;
 		}
 	}
+	if (rc == 0 && wait_deleted(a, names, r, n, ex) < 0)
+		rc = -1;
 	if (rc == 0 && a->rg_cleanup)
 		drop_rg_if_empty(a);
 out:

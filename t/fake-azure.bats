@@ -4,6 +4,7 @@
 # its own resource group and the emulator is reset after each test.
 
 load fake_azure_helper
+load fake_azure_tests
 
 API=2023-05-01
 
@@ -30,118 +31,6 @@ teardown() {
 		fake_azure_stop "$EXTRA_PID"
 	fi
 	curl -sS --cacert "$MAIN_CA" -X POST "$MAIN_URL/_fake/reset" >/dev/null
-}
-
-# --- helpers -------------------------------------------------------------------------
-
-fail() {
-	echo "$*"
-	[ -f "${FA_BODY:-/nonexistent}" ] && { echo "--- last body:"; cat "$FA_BODY"; echo; }
-	return 1
-}
-
-expect_status() {
-	[ "$FA_STATUS" = "$1" ] || fail "HTTP status $FA_STATUS, want $1"
-}
-
-# expect_jq FILTER WANT: the last body's FILTER (jq -r) equals WANT.
-expect_jq() {
-	local got
-	got=$(jq -r "$1" "$FA_BODY") || fail "jq $1 failed"
-	[ "$got" = "$2" ] || fail "$1 is '$got', want '$2'"
-}
-
-# expect_error STATUS CODE: an ARM error body {"error":{"code","message"}}.
-expect_error() {
-	expect_status "$1"
-	expect_jq .error.code "$2"
-	[ -n "$(jq -r '.error.message // empty' "$FA_BODY")" ] || fail "no error.message"
-}
-
-rg_path() { echo "/subscriptions/$SUB/resourceGroups/$1?api-version=2021-04-01"; }
-
-# cg_path NAME [SUFFIX] [API]
-cg_path() {
-	echo "/subscriptions/$SUB/resourceGroups/$RG/providers/Microsoft.ContainerInstance/containerGroups/$1${2:-}?api-version=${3:-$API}"
-}
-
-make_rg() {
-	fake_azure_arm PUT "$(rg_path "${1:-$RG}")" '{"location":"westus"}'
-	[ "$FA_STATUS" = 201 ] || [ "$FA_STATUS" = 200 ] || fail "resource group: $FA_STATUS"
-}
-
-# cg_body [CPU] [MEM] [COMMAND-JSON] [RESTART-POLICY] [LOCATION]
-cg_body() {
-	jq -nc --argjson cpu "${1:-1}" --argjson mem "${2:-1.5}" --argjson cmd "${3:-null}" \
-		--arg rp "${4:-Never}" --arg loc "${5:-westus}" '{
-		location: $loc, tags: {"legion-cluster": "legion-0000abcd"},
-		properties: {osType: "Linux", restartPolicy: $rp, containers: [{name: "main",
-			properties: ({image: "legion/spark:test",
-				resources: {requests: {cpu: $cpu, memoryInGB: $mem}}}
-				+ (if $cmd then {command: $cmd} else {} end))}]}}'
-}
-
-# put_group NAME BODY: expects 201.
-put_group() {
-	fake_azure_arm PUT "$(cg_path "$1")" "$2"
-	expect_status 201
-}
-
-group_in_state() {
-	fake_azure_arm GET "$(cg_path "$1")" && [ "$FA_STATUS" = 200 ] &&
-		[ "$(jq -r .properties.instanceView.state "$FA_BODY")" = "$2" ]
-}
-
-wait_state() {
-	fake_azure_wait_until 10 group_in_state "$1" "$2" ||
-		fail "group $1 never reached state $2"
-}
-
-# fake_pid NAME: the main pid of a group's first container, from /_fake/groups.
-fake_pid() {
-	fake_azure_groups | jq -er --arg n "$1" '.value[] | select(.name == $n) | .containers[0].pid'
-}
-
-# A pid is gone when no process has it, or only a zombie waiting to be reaped does.
-pid_gone() {
-	local st
-	st=$(ps -o stat= -p "$1" 2>/dev/null)
-	[ -z "$st" ] || [[ $st == Z* ]]
-}
-
-# group_gone PGID: no live process left in the process group (session) PGID.
-group_gone() {
-	! ps -o stat= -g "$1" 2>/dev/null | grep -qv '^Z'
-}
-
-# refute_grep STRING FILE: STRING does not occur in FILE.
-refute_grep() {
-	if grep -qF -- "$1" "$2"; then
-		fail "found '$1' in $2"
-	fi
-}
-
-token_request() {
-	# token_request TENANT [curl --data-urlencode args...]; sets FA_STATUS, FA_BODY
-	local tenant=$1
-	shift
-	FA_BODY=$BATS_TEST_TMPDIR/token.json
-	FA_STATUS=$(curl -sS --cacert "$FAKE_AZURE_CA" -o "$FA_BODY" -w '%{http_code}' \
-		"$FAKE_AZURE_URL/$tenant/oauth2/v2.0/token" "$@")
-}
-
-good_token_args=(--data-urlencode grant_type=client_credentials
-	--data-urlencode "client_id=$FAKE_AZURE_CLIENT"
-	--data-urlencode "client_secret=$FAKE_AZURE_SECRET"
-	--data-urlencode scope=https://management.azure.com/.default)
-
-# expect_aad STATUS ERROR CODE: an Entra error body.
-expect_aad() {
-	expect_status "$1"
-	expect_jq .error "$2"
-	expect_jq '.error_codes[0]' "$3"
-	expect_jq '.error_description | startswith("AADSTS'"$3"': ")' true
-	expect_jq '[.timestamp, .trace_id, .correlation_id] | all(. != null and . != "")' true
 }
 
 # --- the server ----------------------------------------------------------------------
@@ -490,6 +379,49 @@ expect_aad() {
 	[ ! -s "$FA_BODY" ]
 }
 
+@test "container groups: with delete_async, DELETE is 202 + Azure-AsyncOperation + Location; Deleting, then gone" {
+	fake_azure_config '{"delete_async":1.5,"provision_delay":1}' >/dev/null
+	make_rg
+	put_group cg-d "$(cg_body)"
+	op=$(fake_azure_header Azure-AsyncOperation)
+	fake_azure_arm GET "${op#"$FAKE_AZURE_URL"}"
+	expect_jq .status Pending
+	[ "$(fake_azure_header Retry-After)" = 1 ] || fail "an operation in progress has no Retry-After"
+	wait_state cg-d Running
+	fake_azure_arm DELETE "$(cg_path cg-d)"
+	expect_status 202
+	aop=$(fake_azure_header Azure-AsyncOperation) loc=$(fake_azure_header Location)
+	[[ $aop == "$FAKE_AZURE_URL/subscriptions/$SUB/providers/Microsoft.ContainerInstance/locations/westus/operations/"* ]]
+	[[ $loc == "$FAKE_AZURE_URL/subscriptions/$SUB/providers/Microsoft.ContainerInstance/locations/westus/operationresults/"* ]]
+	[ "$(fake_azure_header Retry-After)" = 1 ]
+	fake_azure_arm GET "$(cg_path cg-d)"
+	expect_jq .properties.provisioningState Deleting
+	fake_azure_arm GET "${aop#"$FAKE_AZURE_URL"}"
+	expect_jq .status InProgress
+	[ "$(fake_azure_header Retry-After)" = 1 ]
+	fake_azure_arm GET "${loc#"$FAKE_AZURE_URL"}"
+	expect_status 202
+	fake_azure_arm DELETE "$(cg_path cg-d)" # again: the same operation
+	expect_status 202
+	[ "$(fake_azure_header Azure-AsyncOperation)" = "$aop" ]
+	fake_azure_arm PUT "$(cg_path cg-d)" "$(cg_body)"
+	expect_error 409 ContainerGroupTransitioning
+	gone() { fake_azure_arm GET "$(cg_path cg-d)" && [ "$FA_STATUS" = 404 ]; }
+	fake_azure_wait_until 10 gone || fail "the group was never deleted"
+	fake_azure_arm GET "${aop#"$FAKE_AZURE_URL"}"
+	expect_jq .status Succeeded
+	[ -z "$(fake_azure_header Retry-After)" ]
+	fake_azure_arm GET "${loc#"$FAKE_AZURE_URL"}"
+	expect_status 204
+	fake_azure_arm DELETE "$(cg_path cg-d)"
+	expect_status 204
+	# delete_async_rate 0: synchronous again
+	fake_azure_config '{"delete_async_rate":0}' >/dev/null
+	put_group cg-d "$(cg_body)"
+	fake_azure_arm DELETE "$(cg_path cg-d)"
+	expect_status 200
+}
+
 # --- validation ----------------------------------------------------------------------
 
 @test "validation: missing image, bad name, missing osType, missing cpu, wrong types" {
@@ -525,6 +457,39 @@ expect_aad() {
 	# Nothing was created.
 	fake_azure_arm GET "$(cg_path cg-v)"
 	expect_error 404 ResourceNotFound
+}
+
+@test "validation: unknown properties, mistyped values and bad enums are 400 InvalidRequestContent with the path" {
+	make_rg
+	refused() { # JQ-EDIT PATH: the edited body is refused, naming PATH
+		fake_azure_arm PUT "$(cg_path cg-s)" "$(cg_body | jq -c "$1")"
+		expect_error 400 InvalidRequestContent
+		expect_jq ".error.message | contains(\"Path '$2'\")" true
+	}
+	c=.properties.containers[0].properties
+	refused '.properties.restartPolicyy = "Never"' properties.restartPolicyy
+	expect_jq '.error.message | contains("Could not find member '"'restartPolicyy'"'")' true
+	refused '.propertiez = {}' propertiez
+	refused "$c.imagee = \"x\"" "properties.containers[0].properties.imagee"
+	refused "$c.resources.requests.cpus = 1" "properties.containers[0].properties.resources.requests.cpus"
+	refused "$c.resources.requests.cpu = \"1\"" "properties.containers[0].properties.resources.requests.cpu"
+	refused "$c.ports = [{port: \"80\"}]" "properties.containers[0].properties.ports[0].port"
+	refused "$c.ports = [{port: 80, protocol: \"TCPP\"}]" "properties.containers[0].properties.ports[0].protocol"
+	refused "$c.environmentVariables = [{name: \"A\", value: 1}]" "properties.containers[0].properties.environmentVariables[0].value"
+	refused "$c.environmentVariables = [{value: \"1\"}]" "properties.containers[0].properties.environmentVariables[0]"
+	refused '.tags.n = 3' tags.n
+	refused '.properties.sku = "Huge"' properties.sku
+	refused '.properties.volumes = [{name: "v", emptyDir: {}, secret: {k: 1}}]' "properties.volumes[0].secret.k"
+	fake_azure_arm GET "$(cg_path cg-s)"
+	expect_error 404 ResourceNotFound
+	# What the schema allows passes, names in any case, read-only fields included.
+	fake_azure_arm PUT "$(cg_path cg-s)" "$(cg_body | jq -c '.zones = ["1"] | .properties.sku = "Standard"
+		| .properties.RestartPolicy = "Never" | del(.properties.restartPolicy)
+		| .properties.volumes = [{name: "v", emptyDir: {}}] | .properties.provisioningState = "x"
+		| .properties.containers[0].properties += {volumeMounts: [{name: "v", mountPath: "/v"}],
+			livenessProbe: {exec: {command: ["true"]}, periodSeconds: 10},
+			securityContext: {privileged: false}, ports: [{port: 80, protocol: "udp"}]}')"
+	expect_status 201
 }
 
 @test "validation: above 4 CPU or 16 GB per group is refused as real ACI does (409 ServiceUnavailable)" {
@@ -644,6 +609,31 @@ ip=$ip group=cg-x sec=s3cr3t plain=p1"
 	group_gone "$pid" || fail "process group $pid is still alive"
 	fake_azure_arm GET "$(cg_path cg-long)"
 	expect_error 404 ResourceNotFound
+}
+
+@test "exec: DELETE ends every process the container started, in other sessions too" {
+	make_rg
+	put_group cg-tree "$(cg_body 1 1 "$(spawn_strays 300)")"
+	wait_state cg-tree Running
+	fake_azure_wait_until 5 three_pids cg-tree || fail "no pids"
+	f=$FAKE_AZURE_DIR/groups/${SUB,,}/${RG,,}/cg-tree/pids
+	pid=$(fake_pid cg-tree)
+	for p in $(cat "$f"); do kill -0 "$p"; done
+	ps -o sid= -p "$(paste -sd, "$f")" | grep -qvw "$pid" # really other sessions
+	n=$(fake_azure_groups | jq -r '.value[0].containers[0].processes | length')
+	[ "$n" -ge 5 ] || { strays_gone cg-tree; fail "/_fake/groups lists $n processes"; }
+	fake_azure_arm DELETE "$(cg_path cg-tree)"
+	expect_status 200
+	strays_gone cg-tree
+	fake_azure_wait_until 5 pid_gone "$pid" || fail "pid $pid still alive"
+}
+
+@test "exec: when the main process exits, what it started in other sessions ends too" {
+	make_rg
+	put_group cg-end "$(cg_body 1 1 "$(spawn_strays 1)")"
+	wait_state cg-end Succeeded
+	three_pids cg-end
+	strays_gone cg-end
 }
 
 @test "exec: stop kills the process group and sets Stopped; start runs it again" {

@@ -33,13 +33,26 @@ FAKE_AZURE_BIN=${FAKE_AZURE_BIN:-"$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/
 : "${FAKE_AZURE_SECRET:=fake-azure~Secret.0123456789abcdef}"
 : "${FAKE_AZURE_SUBSCRIPTION:=9c0b8a7d-1e2f-4a3b-8c4d-5e6f7a8b9c0d}"
 
+# _fake_azure_usecs SECS: SECS (a decimal such as 2.5) in microseconds, as an integer.
+_fake_azure_usecs() {
+	local s=$1 whole frac
+	whole=${s%%.*}
+	frac=
+	[[ $s == *.* ]] && frac=${s#*.}
+	frac=${frac}000000
+	frac=${frac:0:6}
+	echo $((10#${whole:-0} * 1000000 + 10#$frac))
+}
+
 fake_azure_wait_until() {
 	local secs=$1
 	shift
-	local deadline
-	deadline=$(($(date +%s%N) + $(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000000000 }')))
+	# In microseconds, by bash's own 64-bit arithmetic: mawk's printf %d stops at 2^31.
+	local now=${EPOCHREALTIME/./} deadline
+	deadline=$((now + $(_fake_azure_usecs "$secs")))
 	until "$@"; do
-		[ "$(date +%s%N)" -lt "$deadline" ] || return 1
+		now=${EPOCHREALTIME/./}
+		[ "$now" -lt "$deadline" ] || return 1
 		sleep 0.05
 	done
 }

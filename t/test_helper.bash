@@ -62,7 +62,8 @@ wait_for() {
 		shift 2
 	fi
 	local now=${EPOCHREALTIME/./} deadline
-	deadline=$((now + $(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000000 }')))
+	# %.0f, not %d: mawk's %d stops at 2^31 (36 minutes in microseconds)
+	deadline=$((now + $(awk -v s="$secs" 'BEGIN { printf "%.0f", s * 1000000 }')))
 	until "$@"; do
 		now=${EPOCHREALTIME/./}
 		if [ "$now" -ge "$deadline" ]; then
