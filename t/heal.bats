@@ -106,7 +106,9 @@ no_cluster_process() { # ID: nothing of cluster ID runs any more
 
 @test "an idle timeout shorter than the workers' provisioning does not stop the master early" {
 	fake_azure_config '{"provision_delay": 8}' >/dev/null
-	run --separate-stderr legion submit --num-executors 1 --idle-timeout 5 "$ROOT/examples/pi.py" 2
+	# (timeout: a run whose workers idled out before the job would wait for them forever)
+	run --separate-stderr timeout 300 "$LEGION" submit --num-executors 1 --idle-timeout 5 \
+		"$ROOT/examples/pi.py" 2
 	echo "$stderr" | grep '^legion'
 	[ "$status" -eq 0 ]
 	[[ $output =~ Pi\ is\ roughly\ 3\.1 ]]
