@@ -8,6 +8,8 @@
 
 #include "legion.h"
 
+#include <pthread.h>
+
 struct command;
 /* The parsed command line. Strings point into argv (not owned) except conf. */
 struct opts {
@@ -27,6 +29,7 @@ struct opts {
 	const char *files, *archives, *packages, *repositories, *exclude_packages, *properties_file,
 		*driver_java_options, *driver_class_path, *driver_library_path;
 	long long total_cores;        /* --total-executor-cores, 0 = not given */
+	long long max_replacements;   /* --max-replacements, -1 = --num-executors */
 	int num_executors_set;        /* --num-executors (or the config file) gave it */
 	int nconf_file;               /* conf[0..nconf_file) came from the config file */
 	int log_level, log_level_set; /* enum log_level: Spark lines shown on stderr */
@@ -102,6 +105,61 @@ int price_load(const char *path, const char *region, struct price *p);
 /* "legion: cost: WHAT (N container groups, S s): V vCPU-seconds, G GB-seconds[; about
  * X CUR at FILE's REGION prices]" on stderr; nothing for no groups. */
 void cost_print(const struct cost *c, const struct price *p, const char *what);
+/* heal.c: the loop that follows a job, as a thread: fn(arg) every ms while the main
+ * thread streams the job's log, until ticker_stop (which waits for the call under way)
+ * or a signal. Its requests use their own connections (http_thread_end at its end); it
+ * blocks SIGINT and SIGTERM. -1 (after a warning) when no thread could be started. */
+struct ticker {
+	pthread_t thread;
+	int on;
+	volatile sig_atomic_t quit;
+	long ms;
+	void (*fn)(void *arg);
+	void *arg;
+};
+int ticker_start(struct ticker *t, long ms, void (*fn)(void *), void *arg);
+void ticker_stop(struct ticker *t);
+/* Whether group name can no longer serve: 1 when the backend says it ended with a
+ * failure or is gone, 2 when it ended with exit 0, with "Failed, exit 137" or "gone" in
+ * why; 0 while it is provisioning or running; -1 when the backend could not tell. */
+int group_ended(struct backend *be, const char *name, char *why, size_t n);
+/* While submit waits for want workers: 1 after saying (on stderr) why cluster's master
+ * can take none: its group ended or is gone, or its job API has been silent for
+ * silent_ms, more than limit_ms; 0 otherwise. */
+int master_unusable(struct backend *be, const char *cluster, int want, long long silent_ms,
+		    long long limit_ms);
+/* Self-healing of an attached submit's cluster (README: self-healing). The run's
+ * workers ws[0..nws) were created, ws[nws..nw) allocated only; a replacement is
+ * appended (ws reallocated; the ended group stays for teardown to delete), built by
+ * make(arg, number, g) like the run's others. */
+struct heal_cfg {
+	struct backend *be;
+	const char *cluster;
+	long long max; /* replacements allowed for this job */
+	struct group **ws;
+	int *nw, *nws;
+	int (*make)(void *arg, int number, struct group *g);
+	void *arg;
+};
+struct heal {
+	struct heal_cfg cfg;
+	char master[64];
+	long long used; /* replacements started */
+	char *done;     /* per worker: its end was handled */
+	int ndone, next;
+	int master_ended;
+	char master_why[64];
+};
+void heal_init(struct heal *h, const struct heal_cfg *cfg);
+/* One look (from the ticker): the master, and a few workers in turn; a worker that
+ * ended with a failure (or is gone) is replaced while the budget lasts, with one stderr
+ * line each ("worker X stopped (Failed, exit 137): replacing it (1 of 2)"); the master's
+ * end is named once ("the master X stopped (Failed, exit 137)"). */
+void heal_tick(struct heal *h);
+/* After the job's log was lost: 1 when the master's group ended (named on stderr, the
+ * backend asked again for up to 5 s), else 0. */
+int heal_master_lost(struct heal *h);
+void heal_free(struct heal *h);
 /* submit.c: `legion submit` and `legion deploy-master`; each returns the exit code. */
 int cmd_submit(const struct opts *o);
 int cmd_deploy(const struct opts *o);

@@ -58,7 +58,9 @@ void http_hold_end(void)
 	}
 }
 
-static CURLM *multi;
+/* Each thread has its own multi handle (and so its own connection cache): the main
+ * thread's from http_init, another's from its first request until http_thread_end. */
+static _Thread_local CURLM *multi;
 static struct curl_blob roots_blob;
 static const char *ca_file; /* SSL_CERT_FILE, CURL_CA_BUNDLE or the system bundle */
 
@@ -119,6 +121,13 @@ void http_cleanup(void)
 		curl_multi_cleanup(multi);
 	multi = NULL;
 	curl_global_cleanup();
+}
+
+void http_thread_end(void)
+{
+	if (multi)
+		curl_multi_cleanup(multi);
+	multi = NULL;
 }
 
 void http_resp_free(struct http_resp *r)
@@ -527,6 +536,11 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 		memset(&resps[i], 0, sizeof resps[i]);
 		resps[i].retry_after = -1;
 		s[i].start_ms = s[i].next_ms = t0;
+	}
+	if (!multi && !(multi = curl_multi_init())) {
+		warnx_("unable to initialise libcurl");
+		free(s);
+		return n;
 	}
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)parallel);
 	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 64L);

@@ -39,6 +39,7 @@ enum {
 	O_IDLE_TIMEOUT,
 	O_DETACH,
 	O_FORCE,
+	O_MAX_REPLACEMENTS,
 	O_FILE,
 	O_SUBSCRIPTION,
 	O_PARALLEL,
@@ -205,6 +206,10 @@ static const struct opt {
 	 C_SUBMIT,
 	 NULL,
 	 "print {\"cluster\",\"job\"} and return once the job started"},
+	{{"max-replacements", required_argument, 0, O_MAX_REPLACEMENTS},
+	 C_SUBMIT,
+	 "N",
+	 "replace up to N workers that stop mid-job (default --num-executors)"},
 	{{"force", no_argument, 0, O_FORCE},
 	 C_SUBMIT,
 	 NULL,
@@ -427,6 +432,12 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 		break;
 	case O_DETACH: o->detach = 1; break;
 	case O_FORCE: o->force = 1; break;
+	case O_MAX_REPLACEMENTS:
+		if (parse_int(a, 0, 1000, &o->max_replacements) < 0)
+			return bad(o,
+				   "--max-replacements: '%s' is not a whole number from 0 to 1000",
+				   a);
+		break;
 	case O_DRY_RUN: o->dry_run = 1; break;
 	case O_FILE: o->app = a; break;
 	case O_PARALLEL:
@@ -737,6 +748,7 @@ static void defaults(struct opts *o)
 	o->driver_cores = 1;
 	o->driver_mem_mb = 1024;
 	o->idle_timeout = 600;
+	o->max_replacements = -1; /* heal.c: as many as --num-executors */
 	o->parallel = 16;
 	o->output = "json";
 	o->log_level = L_WARN;

@@ -213,30 +213,15 @@ static int wait_master(struct backend *be, const struct cluster *m, const char *
 	return -1;
 }
 
-/* Waits until want workers of this run have registered with the job daemon. */
-/* 1 when the backend says the master's group is gone or ended (0 when it runs or the
- * backend could not tell). */
-static int master_ended(struct backend *be, const struct cluster *m)
-{
-	char name[64];
-	struct group g;
-	int e2;
-	snprintf(name, sizeof name, "%s-master", m->id);
-	int rc = be->ops->get(be, name, &g, &e2);
-	if (rc == BACKEND_FOUND) {
-		int alive = group_alive(g.state);
-		group_free(&g);
-		return !alive;
-	}
-	return rc == BACKEND_GONE;
-}
+#define API_GONE_MS 60000 /* a running master whose job API is silent this long is gone */
 
 /* Waits until want workers of this run have registered with the job daemon; gives up
- * at once when the master ended meanwhile (its idle timeout, a crash). */
+ * at once when the master's group ended meanwhile (a crash), or when its job API has
+ * not answered for API_GONE_MS, naming which. */
 static int wait_workers(struct backend *be, const struct cluster *m, const char *prefix, int want,
 			int *ex)
 {
-	long long deadline = now_ms() + 600000, said = 0, checked = now_ms();
+	long long deadline = now_ms() + 600000, said = 0, checked = now_ms(), heard = now_ms();
 	int last = -1;
 	while (!got_signal) {
 		struct http_resp r = {0};
@@ -265,13 +250,11 @@ static int wait_workers(struct backend *be, const struct cluster *m, const char 
 			progress_clear();
 			return 0;
 		}
-		if (!answered && now_ms() - checked > 3000) {
+		if (answered)
+			heard = now_ms();
+		else if (now_ms() - checked > 3000) {
 			checked = now_ms();
-			if (master_ended(be, m)) {
-				progress_clear();
-				warnx_("the master of %s stopped before %d worker%s registered "
-				       "('legion logs %s --container %s-master' may say why)",
-				       m->id, want, want == 1 ? "" : "s", m->id, m->id);
+			if (master_unusable(be, m->id, want, now_ms() - heard, API_GONE_MS)) {
 				*ex = EXIT_UNAVAIL;
 				return -1;
 			}
@@ -436,6 +419,7 @@ struct run {
 	double master_cpu;
 	long long master_mb;
 	struct price price; /* --price-file's row for --location, if any */
+	struct heal heal;   /* replaces workers that stop mid-job (heal.c) */
 };
 
 /* The cost line of a run whose job ran: what its groups held until now (deleted). */
@@ -656,6 +640,21 @@ static int job_exit(const char *state, int code)
 	return 1;
 }
 
+/* A replacement worker, numbered like the run's others (heal.c). */
+static int make_worker(void *arg, int number, struct group *g)
+{
+	struct run *r = arg;
+	return worker_group(r->o, &r->c, r->tag, number, g);
+}
+
+/* The loop that follows the job: called every few seconds (from heal.c's ticker
+ * thread) while the main thread streams the job's log. */
+static void follow_tick(void *arg)
+{
+	struct run *r = arg;
+	heal_tick(&r->heal);
+}
+
 /* Streams the job's output to its end and returns its exit status; on a signal, kills
  * the job first. */
 static int run_follow(struct run *r)
@@ -663,15 +662,28 @@ static int run_follow(struct run *r)
 	char state[32] = "";
 	int code = -1;
 	struct job_sink sink = {progress_line, NULL};
+	struct ticker t;
+	struct heal_cfg hc = {&r->be,      r->c.id, r->o->max_replacements, &r->ws, &r->nw, &r->nws,
+			      make_worker, r};
+	if (hc.max < 0)
+		hc.max = r->o->num_executors;
+	heal_init(&r->heal, &hc);
 	progress_start(r->o->log_level, r->job, r->nw);
+	ticker_start(&t, 3000, follow_tick, r);
 	int rc = cluster_follow(&r->c, r->job, &sink, state, sizeof state, &code);
+	ticker_stop(&t);
 	progress_clear();
 	if (rc == 0) {
+		heal_free(&r->heal);
 		fprintf(stderr, "%s: job %s %s (exit %d)\n", progname, r->job, state, code);
 		return job_exit(state, code);
 	}
-	if (!got_signal)
+	if (!got_signal) {
+		heal_master_lost(&r->heal);
+		heal_free(&r->heal);
 		return EXIT_UNAVAIL;
+	}
+	heal_free(&r->heal);
 	fprintf(stderr, "%s: interrupted: killing job %s\n", progname, r->job);
 	struct http_resp h = {0};
 	char path[128];

@@ -125,7 +125,9 @@ static void h_status(struct req *r)
 	long long now = now_ms();
 	jw_bool(&w, "stopping", jobd.stopping);
 	jw_int(&w, "idleTimeout", jobd_cfg.idle_s);
-	jw_int(&w, "idleSeconds", jobs_busy() ? 0 : (now - jobd.idle_since) / 1000);
+	/* 0 until the idle clock starts (legion-jobd.c: the first worker, or an allowance) */
+	jw_int(&w, "idleSeconds",
+	       jobs_busy() || now < jobd.idle_since ? 0 : (now - jobd.idle_since) / 1000);
 	jw_arr(&w, "workers");
 	for (int i = 0; i < jobd.nworkers; i++) {
 		const struct worker *k = &jobd.workers[i];

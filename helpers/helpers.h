@@ -22,6 +22,11 @@
 #define EXIT_NOEXEC 126   /* the program to run is not executable */
 #define EXIT_NOTFOUND 127 /* the program to run was not found */
 
+/* Until the first job (jobd) or the first executor or job (a worker), the idle timeout
+ * is at least this: the CLI sends the job once all its workers registered, which it
+ * notices some seconds after they did (a cloud's provisioning polls). */
+#define FIRST_JOB_MIN_MS (60 * 1000LL)
+
 /* The name peers use to reach this container (LEGION_HOST, else CONTAINER_IP, else
  * the first non-loopback IPv4 interface address) into host, and the IPv4 address to
  * bind into addr. A LEGION_HOST name that resolves to no address of this machine (ACI's
@@ -214,7 +219,8 @@ struct jobd_state {
 	int nworkers;
 	int stopping;         /* no new jobs; heartbeats answer stop */
 	int quit;             /* the runner and log streams end */
-	long long idle_since; /* now_ms() when the last job ended, or start */
+	long long idle_since; /* now_ms() when the last job ended, when the first worker
+			       * registered, or (in the future) start + the allowance */
 	int conns;
 	pid_t master;
 };

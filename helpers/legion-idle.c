@@ -82,6 +82,7 @@ struct watch {
 	long long every, idle, unreach; /* seconds */
 	long long last_busy, last_ok;   /* now_ms() */
 	const char *why;                /* why it stopped watching; NULL after a signal */
+	int worked;                     /* it has had an executor, or the master a job */
 	int code;                       /* the exit code */
 };
 
@@ -125,7 +126,14 @@ static int watch(struct watch *w)
 			w->why = "the master is unreachable";
 			break;
 		}
-		if (w->idle > 0 && now - w->last_busy >= w->idle * 1000) {
+		if (n > 0 || busy)
+			w->worked = 1;
+		/* before its first executor or job, a worker waits at least FIRST_JOB_MIN_MS:
+		 * the CLI sends the job some seconds after the last worker registered */
+		long long idle_ms = w->idle * 1000;
+		if (!w->worked && idle_ms < FIRST_JOB_MIN_MS)
+			idle_ms = FIRST_JOB_MIN_MS;
+		if (w->idle > 0 && now - w->last_busy >= idle_ms) {
 			w->why = "idle";
 			break;
 		}

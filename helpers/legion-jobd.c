@@ -45,6 +45,9 @@ static const char EXITS[] = "exit: 0 idle; 64 usage; 69 cannot listen, or PROG f
 
 #define MASTER_GRACE_MS 10000
 #define LINGER_MS 15000 /* idle exit: time to tell heartbeating workers to stop */
+/* The idle clock starts when the first worker registers, or this long after start if
+ * none has: provisioning workers can take minutes, longer than a short idle timeout. */
+#define START_ALLOWANCE_MS (600 * 1000LL)
 #define THREAD_STACK (256 << 10)
 #define PRE_MAX 1024  /* connections whose token is not verified yet */
 #define AUTH_MAX 64   /* verified requests served at once, a thread each */
@@ -451,9 +454,14 @@ static int serve_loop(int lfd, pthread_attr_t *attr)
 		front(lfd, attr, 250);
 		int sig = got_signal, status;
 		jobd_lock();
+		if (jobd.nworkers > 0 && jobd.idle_since > now_ms())
+			jobd.idle_since = now_ms(); /* the first worker: the clock starts */
 		pid_t master = jobd.master;
+		long long idle_ms = jobd_cfg.idle_s * 1000;
+		if (jobd.njobs == 0 && idle_ms < FIRST_JOB_MIN_MS)
+			idle_ms = FIRST_JOB_MIN_MS;
 		int idle_now = !jobs_busy() && jobd_cfg.idle_s > 0 &&
-			       now_ms() - jobd.idle_since >= jobd_cfg.idle_s * 1000;
+			       now_ms() - jobd.idle_since >= idle_ms;
 		int waiting = 0; /* workers heard from lately that were not yet told to stop */
 		for (int i = 0; i < jobd.nworkers; i++)
 			waiting += !jobd.workers[i].told_stop &&
@@ -475,7 +483,7 @@ static int serve_loop(int lfd, pthread_attr_t *attr)
 			warnx_("got signal %d: stopping jobs and the spark master", sig);
 			return EXIT_SIGNALED(sig);
 		} else if (phase == RUN && idle_now) {
-			warnx_("idle for %llds: stopping", jobd_cfg.idle_s);
+			warnx_("idle for %llds: stopping", idle_ms / 1000);
 			phase = LINGER;
 			linger_end = now_ms() + LINGER_MS;
 			jobd_lock();
@@ -597,7 +605,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 
-	jobd.idle_since = now_ms();
+	jobd.idle_since = now_ms() + START_ALLOWANCE_MS;
 	if (start_master(argv + optind) < 0)
 		goto out;
 	pthread_attr_t attr;
@@ -611,8 +619,11 @@ int main(int argc, char **argv)
 	}
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	warnx_("serving the job API on https://%s:%d (%s), idle timeout %llds", jobd_cfg.addr,
-	       jobd_cfg.port, jobd_cfg.tls_name, jobd_cfg.idle_s);
+	warnx_("serving the job API on https://%s:%d (%s), idle timeout %llds (before the "
+	       "first job: at least %llds, from the first worker's registration or %llds after "
+	       "start)",
+	       jobd_cfg.addr, jobd_cfg.port, jobd_cfg.tls_name, jobd_cfg.idle_s,
+	       FIRST_JOB_MIN_MS / 1000, START_ALLOWANCE_MS / 1000);
 	ex = serve_loop(lfd, &attr);
 	shut_down(&runner, lfd);
 	pthread_attr_destroy(&attr);

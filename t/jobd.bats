@@ -321,7 +321,7 @@ worker_env() {
 @test "a worker with no executors stops itself after its idle timeout" {
 	worker_env idle1 127.0.9.5 "$JD_ADDR"
 	bg_start idle1 legion-idle -n 1 -i 2 -w - "$JD/fake-worker" idle1
-	run bg_rc idle1 30
+	run bg_rc idle1 120 # before a first executor or job, a worker waits at least 60 s
 	cat "$JD/idle1.err"
 	[ "$output" = 0 ]
 	grep -F "legion-idle: stopping $JD/fake-worker: idle" "$JD/idle1.err"
@@ -354,7 +354,7 @@ worker_env() {
 	worker_env idle3 127.0.9.8 127.0.9.4
 	export LEGION_TLS_CERT=$(cat "$JD/m3/tls.crt")
 	bg_start idle3 legion-idle -n 1 -i 0 -w - "$JD/fake-worker" idle3
-	run bg_rc jobd3 30
+	run bg_rc jobd3 120 # before a first job, a master waits at least 60 s
 	cat "$JD/jobd3.err"
 	[ "$output" = 0 ]
 	run bg_rc idle3 30
