@@ -32,7 +32,7 @@ COPY mk/deps.sh mk/
 RUN sh mk/deps.sh libs
 # Sources only: no objects or binaries from the build context. `make bin` builds the
 # binaries alone (`make build` also builds the C tests under t/).
-COPY Makefile legion.h *.c ./
+COPY Makefile *.h *.c ./
 COPY mk/roots.sh mk/
 COPY helpers/*.c helpers/*.h helpers/
 RUN make -s bin && ls -l legion helpers/legion-*[!c]

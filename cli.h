@@ -16,7 +16,7 @@ struct opts {
 	const struct command *cmd; /* legion.c's */
 	const char *backend, *location, *resource_group, *subscription, *master, *name, *image,
 		*klass, *py_files, *jars, *output, *job, *container, *app, *cluster, *subnet,
-		*identity;
+		*identity, *storage_auth;
 	const char *subnets, *security_groups, *execution_role; /* fargate */
 	int keep_logs;                                          /* fargate */
 	long long num_executors, executor_cores, executor_mem_mb, driver_cores, driver_mem_mb,
@@ -65,6 +65,13 @@ int total_cores(struct opts *o);
 int check_inputs(struct opts *o);
 /* --master given a Spark master URL (spark://, local[*], yarn) instead of a cluster. */
 int spark_master_url(const struct opts *o);
+/* storage.c: --storage-auth key|sp|msi, how the master's Spark reaches Azure storage
+ * (default key when AZURE_STORAGE_ACCOUNT_KEY is set, else none). */
+/* The credential it needs is there: 0, 64 (a combination that cannot work) or 78 (the
+ * credential is missing), after one line. */
+int storage_check(const struct opts *o);
+/* The master group's environment for it (secrets as secure values): 0, or -1. */
+int storage_env(const struct opts *o, struct group *g);
 /* Frees what o owns (conf, props). */
 void opts_release(struct opts *o);
 /* progress.c: a job's output as a person sees it on stderr. Spark's own log lines

@@ -58,6 +58,7 @@ enum {
 	O_KEEP_LOGS,
 	O_SUBNET,
 	O_IDENTITY,
+	O_STORAGE_AUTH,
 	O_FILES,
 	O_ARCHIVES,
 	O_PACKAGES,
@@ -198,6 +199,10 @@ static const struct opt {
 	 C_SUBMIT | C_DEPLOY,
 	 "IDENTITY_ID",
 	 "pull the image with this user-assigned managed identity (aci)"},
+	{{"storage-auth", required_argument, 0, O_STORAGE_AUTH},
+	 C_SUBMIT | C_DEPLOY,
+	 "key|sp|msi",
+	 "how Spark signs in to Azure storage (default: key, with AZURE_STORAGE_ACCOUNT_KEY)"},
 	{{"idle-timeout", required_argument, 0, O_IDLE_TIMEOUT},
 	 C_SUBMIT | C_DEPLOY,
 	 "SECS",
@@ -426,6 +431,11 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 	case O_IMAGE: o->image = a; break;
 	case O_SUBNET: o->subnet = a; break; /* checked by the backend */
 	case O_IDENTITY: o->identity = a; break;
+	case O_STORAGE_AUTH:
+		if (strcmp(a, "key") && strcmp(a, "sp") && strcmp(a, "msi"))
+			return bad(o, "--storage-auth: '%s' is not key, sp or msi", a);
+		o->storage_auth = a;
+		break;
 	case O_IDLE_TIMEOUT:
 		if (parse_duration(a, 7 * 86400, &o->idle_timeout) < 0 || o->idle_timeout < 1)
 			return bad(o, "--idle-timeout: '%s' is not a duration from 1s to 7d", a);
@@ -529,7 +539,7 @@ static const char *const config_keys[] = {
 	"backend",       "location",       "resource-group",  "subscription",    "image",
 	"num-executors", "executor-cores", "executor-memory", "driver-cores",    "driver-memory",
 	"idle-timeout",  "parallel",       "subnets",         "security-groups", "execution-role",
-	"subnet",        "identity",
+	"subnet",        "identity",       "storage-auth",
 };
 
 /* Which config file: --config FILE (or --config=FILE) anywhere on the line, else
@@ -845,7 +855,8 @@ int main(int argc, char **argv)
 		buf_free(&config);
 		return ex < 0 ? 0 : ex;
 	}
-	if (o.cmd->bit == C_SUBMIT && (ex = check_inputs(&o)) != 0) {
+	if ((o.cmd->bit == C_SUBMIT && (ex = check_inputs(&o)) != 0) ||
+	    ((o.cmd->bit & (C_SUBMIT | C_DEPLOY)) && (ex = storage_check(&o)) != 0)) {
 		opts_release(&o);
 		buf_free(&config);
 		return ex;

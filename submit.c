@@ -64,18 +64,6 @@ static int common_env(struct group *g, const struct opts *o, const struct cluste
 	return rc;
 }
 
-/* Storage credentials go to the master only: its Spark properties carry them to the
- * driver, and the driver's conf to the executors over the encrypted RPC. */
-static int storage_env(struct group *g)
-{
-	const char *acct = getenv("AZURE_STORAGE_ACCOUNT_NAME"),
-		   *key = getenv("AZURE_STORAGE_ACCOUNT_KEY");
-	if (!acct || !*acct || !key || !*key)
-		return 0;
-	return group_setenv(g, "AZURE_STORAGE_ACCOUNT_NAME", acct, 0) |
-	       group_setenv(g, "AZURE_STORAGE_ACCOUNT_KEY", key, 1);
-}
-
 static int role_tags(struct group *g, const struct cluster *m, const char *role)
 {
 	char now[32];
@@ -102,7 +90,7 @@ static int master_group(const struct opts *o, const struct cluster *m, struct gr
 	memcpy(g->ports, ports, sizeof ports);
 	g->nports = (int)(sizeof ports / sizeof ports[0]);
 	if (!g->name || !g->image || !g->dns_label || !g->argv || common_env(g, o, m) ||
-	    group_setenv(g, "LEGION_TLS_KEY", m->key_pem, 1) || storage_env(g) ||
+	    group_setenv(g, "LEGION_TLS_KEY", m->key_pem, 1) || storage_env(o, g) ||
 	    role_tags(g, m, "master"))
 		return -1;
 	return 0;

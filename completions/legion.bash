@@ -15,7 +15,7 @@ _legion_options() {
 		echo "$azure --num-executors= --executor-cores= --executor-memory=" \
 			"--driver-cores= --driver-memory= --master= --keep-alive" \
 			"-c --conf= --py-files= --jars= --class= --name= --image= --idle-timeout=" \
-			"--detach --force --file= --parallel= --subnet= --identity= --subnets=" \
+			"--detach --force --file= --parallel= --subnet= --identity= --storage-auth= --subnets=" \
 			"--security-groups= --execution-role= --keep-logs --files= --archives=" \
 			"--packages= --repositories= --exclude-packages= --properties-file=" \
 			"--driver-java-options= --driver-class-path= --driver-library-path=" \
@@ -24,7 +24,7 @@ _legion_options() {
 		;;
 	deploy-master)
 		echo "$azure --driver-cores= --driver-memory= --image=" \
-			"--idle-timeout= --subnet= --identity= --subnets= --security-groups=" \
+			"--idle-timeout= --subnet= --identity= --storage-auth= --subnets= --security-groups=" \
 			"--execution-role= --keep-logs $any"
 		;;
 	status) echo "$azure -o= --output= --all $any" ;;
@@ -129,6 +129,7 @@ _legion() {
 			COMPREPLY=($(compgen -f -- "$cur"))
 			;;
 		--deploy-mode) COMPREPLY=($(compgen -W "client" -- "$cur")) ;;
+		--storage-auth) COMPREPLY=($(compgen -W "key sp msi" -- "$cur")) ;;
 		--log-level) COMPREPLY=($(compgen -W "ALL TRACE DEBUG INFO WARN ERROR FATAL OFF" -- "$cur")) ;;
 		esac
 		return 0

@@ -26,9 +26,13 @@ extern char **environ;
 
 /* Never handed on to Spark, the driver or the user's app. */
 static const char *const secrets[] = {
-	"LEGION_TOKEN",        "LEGION_SPARK_SECRET",
-	"LEGION_TLS_KEY",      "AZURE_STORAGE_ACCOUNT_KEY",
-	"AZURE_CLIENT_SECRET", NULL,
+	"LEGION_TOKEN",
+	"LEGION_SPARK_SECRET",
+	"LEGION_TLS_KEY",
+	"AZURE_STORAGE_ACCOUNT_KEY",
+	"AZURE_CLIENT_SECRET",
+	"LEGION_STORAGE_CLIENT_SECRET",
+	NULL,
 };
 
 /* agent_resolve, with the failure told only when loud. */

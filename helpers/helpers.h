@@ -36,7 +36,7 @@ int agent_host(char *host, size_t hostn, char *addr, size_t addrn);
 int agent_resolve(const char *name, char *addr, size_t addrn);
 /* The environment a helper passes to Spark: environ without the secrets
  * (LEGION_TOKEN, LEGION_SPARK_SECRET, LEGION_TLS_KEY, AZURE_STORAGE_ACCOUNT_KEY,
- * AZURE_CLIENT_SECRET) plus extra ("NAME=value" strings, NULL-terminated, replacing
+ * AZURE_CLIENT_SECRET, LEGION_STORAGE_CLIENT_SECRET) plus extra ("NAME=value" strings, NULL-terminated, replacing
  * variables of the same name). Returns an owned NULL-terminated array whose strings
  * are borrowed from environ and extra: free only the array. */
 char **agent_env(const char *const *extra);

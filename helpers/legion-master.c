@@ -1,6 +1,7 @@
 /*
  * helpers/legion-master: the master container's entrypoint. Checks the configuration,
- * writes Spark's properties (with the RPC secret and the storage key, mode 0600) and
+ * writes Spark's properties (with the RPC secret and the storage key or the OAuth
+ * settings of --storage-auth sp|msi with the client secret, mode 0600) and
  * the TLS identity into WORKDIR, takes those secrets out of the environment, and execs
  * the chain: legion-jobd [-v] [-p PORT] [-i SECS] -d WORKDIR spark-class ...Master.
  * Leaves out the job API and any waiting (legion-jobd does those): it only prepares and
@@ -25,8 +26,9 @@ static const char EXITS[] =
 
 /* What the set-up reads from the environment; the secrets are owned copies. */
 struct setup {
-	char *secret, *tls_key, *acct_key; /* scrubbed from the environment */
+	char *secret, *tls_key, *acct_key, *sp_secret; /* scrubbed from the environment */
 	const char *acct, *tls_cert;
+	const char *storage; /* LEGION_STORAGE_AUTH: sp, msi, or NULL (the key, if any) */
 	char host[256], addr[64], tls_name[256];
 	char workdir[PATH_MAX], props[PATH_MAX + 32];
 };
@@ -48,6 +50,58 @@ static void wipe(char **s)
 	*s = NULL;
 }
 
+/* LEGION_STORAGE_AUTH sp (with LEGION_STORAGE_CLIENT_ID, _TOKEN_ENDPOINT and
+ * _CLIENT_SECRET) or msi. 0, or -1 after a message. */
+static int check_oauth(const struct setup *s)
+{
+	const char *id = getenv("LEGION_STORAGE_CLIENT_ID"),
+		   *ep = getenv("LEGION_STORAGE_TOKEN_ENDPOINT");
+	if (!strcmp(s->storage, "sp") && (!id || !*id || !ep || !*ep || !s->sp_secret)) {
+		warnx_("fatal: unable to use storage: LEGION_STORAGE_AUTH sp needs "
+		       "LEGION_STORAGE_CLIENT_ID, _TOKEN_ENDPOINT and _CLIENT_SECRET");
+		return -1;
+	}
+	if (strcmp(s->storage, "sp") && strcmp(s->storage, "msi")) {
+		warnx_("fatal: unable to use LEGION_STORAGE_AUTH '%s': not sp or msi", s->storage);
+		return -1;
+	}
+	return 0;
+}
+
+/* spark.hadoop.fs.azure.account.NAME[.ACCT.dfs.core.windows.net]=v; an unset v is
+ * left out, or written empty when hadoop-azure insists on the key (always). */
+static int azprop(struct buf *b, const char *name, const char *acct, const char *v, int always)
+{
+	char k[512];
+	if ((!v || !*v) && !always)
+		return 0;
+	snprintf(k, sizeof k, "spark.hadoop.fs.azure.account.%s%s%s%s", name, acct ? "." : "",
+		 acct ? acct : "", acct ? ".dfs.core.windows.net" : "");
+	return agent_prop(b, k, v ? v : "");
+}
+
+/* hadoop-azure's OAuth for abfss (sp: ClientCredsTokenProvider with the client secret;
+ * msi: MsiTokenProvider), for AZURE_STORAGE_ACCOUNT_NAME's account, else every one. */
+static int oauth_props(const struct setup *s, struct buf *b)
+{
+	static const char pkg[] = "org.apache.hadoop.fs.azurebfs.oauth2.";
+	const char *acct = s->acct && *s->acct ? s->acct : NULL,
+		   *ep = getenv("LEGION_STORAGE_TOKEN_ENDPOINT");
+	int sp = !strcmp(s->storage, "sp"), rc = 0;
+	char provider[128];
+	snprintf(provider, sizeof provider, "%s%s", pkg,
+		 sp ? "ClientCredsTokenProvider" : "MsiTokenProvider");
+	rc |= azprop(b, "auth.type", acct, "OAuth", 0);
+	rc |= azprop(b, "oauth.provider.type", acct, provider, 0);
+	/* MsiTokenProvider wants both keys; empty: the only identity, no authority */
+	rc |= azprop(b, "oauth2.client.id", acct, getenv("LEGION_STORAGE_CLIENT_ID"), !sp);
+	if (sp)
+		return rc | azprop(b, "oauth2.client.endpoint", acct, ep, 0) |
+		       azprop(b, "oauth2.client.secret", acct, s->sp_secret, 0);
+	return rc | azprop(b, "oauth2.msi.tenant", acct, getenv("LEGION_STORAGE_TENANT"), 1) |
+	       azprop(b, "oauth2.msi.endpoint", acct, ep, 0);
+}
+
 /* The environment's configuration into s. 0, or -1 after a message (exit 78). */
 static int read_env(struct setup *s)
 {
@@ -55,7 +109,11 @@ static int read_env(struct setup *s)
 	s->secret = take_secret("LEGION_SPARK_SECRET");
 	s->tls_key = take_secret("LEGION_TLS_KEY");
 	s->acct_key = take_secret("AZURE_STORAGE_ACCOUNT_KEY");
+	s->sp_secret = take_secret("LEGION_STORAGE_CLIENT_SECRET");
 	s->acct = getenv("AZURE_STORAGE_ACCOUNT_NAME");
+	s->storage = getenv("LEGION_STORAGE_AUTH");
+	if (s->storage && !*s->storage)
+		s->storage = NULL;
 	s->tls_cert = getenv("LEGION_TLS_CERT");
 	if (!t || strlen(t) < 16 || strlen(t) > 512) {
 		warnx_("fatal: unable to find LEGION_TOKEN (16-512 characters) in the environment");
@@ -65,10 +123,12 @@ static int read_env(struct setup *s)
 		warnx_("fatal: unable to find LEGION_SPARK_SECRET in the environment");
 		return -1;
 	}
-	if ((s->acct && *s->acct) != (s->acct_key != NULL)) {
+	if (!s->storage && (s->acct && *s->acct) != (s->acct_key != NULL)) {
 		warnx_("fatal: unable to use storage: set AZURE_STORAGE_ACCOUNT_NAME and _KEY");
 		return -1;
 	}
+	if (s->storage && check_oauth(s) < 0)
+		return -1;
 	if (s->acct && strcspn(s->acct, ".=:/ \\") != strlen(s->acct)) {
 		warnx_("fatal: unable to use AZURE_STORAGE_ACCOUNT_NAME: not an account name");
 		return -1;
@@ -130,7 +190,9 @@ static int write_props(struct setup *s)
 	rc |= agent_prop(&b, "spark.ui.port", "4040");
 	rc |= agent_prop(&b, "spark.ui.reverseProxy", "true");
 	rc |= agent_prop(&b, "spark.ui.reverseProxyUrl", UI_MASTER_BASE);
-	if (s->acct && s->acct_key) {
+	if (s->storage)
+		rc |= oauth_props(s, &b);
+	else if (s->acct && s->acct_key) {
 		char k[512];
 		static const char *const kinds[] = {"blob", "dfs"};
 		for (int i = 0; i < 2; i++) {
@@ -266,6 +328,7 @@ int main(int argc, char **argv)
 	wipe(&s.secret);
 	wipe(&s.tls_key);
 	wipe(&s.acct_key);
+	wipe(&s.sp_secret);
 	if (proc_which(cmd[0], NULL, path, sizeof path) < 0) {
 		warnx_("fatal: unable to find legion-jobd in PATH");
 		ex = EXIT_NOTFOUND;
@@ -278,6 +341,7 @@ out:
 	wipe(&s.secret);
 	wipe(&s.tls_key);
 	wipe(&s.acct_key);
+	wipe(&s.sp_secret);
 	if (s.props[0]) { /* exec failed: what the set-up wrote goes */
 		char key[PATH_MAX + 16];
 		snprintf(key, sizeof key, "%s/tls.key", s.workdir);

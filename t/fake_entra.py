@@ -7,7 +7,8 @@ provider the test registered: issuer, subject, audience and its public key). Plu
 Microsoft's own clients fetch before they log in: OpenID discovery
 (/{tenant}/v2.0/.well-known/openid-configuration) and ARM's /metadata/endpoints; a
 GitHub Actions OIDC token endpoint (/_actions/token); and user tokens for a stand-in
-`az` (POST /_fake/user-token). Leaves out client secrets, IMDS and ARM (t/fake-azure).
+`az` (POST /_fake/user-token); the v1 token endpoint's client secret grant for Azure
+Storage (/{tenant}/oauth2/token, resource=https://storage.azure.com/). Leaves out client secrets, IMDS and ARM (t/fake-azure).
 
 Error codes. Confirmed from Microsoft documentation or recorded answers: AADSTS700027
 (signature), AADSTS700024 (time range), AADSTS700021 (iss/sub not the client),
@@ -189,7 +190,34 @@ class Entra:
             return self.metadata(req, base)
         if low == ["_actions", "token"]:
             return self.actions_token(req)
+        if len(low) == 3 and low[1:] == ["oauth2", "token"]:
+            return self.v1_token(req, segs[0])
         return None
+
+    def v1_token(self, req, tenant):
+        """The v1 endpoint's client secret grant, for Azure Storage only (hadoop-azure's
+        ClientCredsTokenProvider: resource=https://storage.azure.com/)."""
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(
+            req["body"].decode("utf-8", "replace")).items()}
+        client = self.app.clients.get((tenant.lower(), form.get("client_id", "").lower()))
+        if req["method"] != "POST" or form.get("grant_type") != "client_credentials":
+            return self.error(400, "invalid_request", 900144, "The request body must contain "
+                              "the following parameter: 'grant_type'.")
+        if client is None:
+            return self.error(400, "unauthorized_client", 700016, "Application with identifier "
+                              "'%s' was not found in the directory '%s'."
+                              % (form.get("client_id"), tenant))
+        if client[2] is None or form.get("client_secret") != client[2]:
+            return self.error(401, "invalid_client", 7000215, "Invalid client secret provided.")
+        if form.get("resource") not in ("https://storage.azure.com/", "https://storage.azure.com"):
+            return self.error(400, "invalid_resource", 500011, "The resource principal named %s "
+                              "was not found in the tenant named %s." % (form.get("resource"), tenant))
+        lifetime = int(self.app.config["token_lifetime"])
+        tok, c = self.app.issue_token(client[0], client[1], form["resource"], lifetime)
+        return self.Resp(200, {"token_type": "Bearer", "expires_in": str(lifetime),
+                               "ext_expires_in": str(lifetime), "expires_on": str(c["exp"]),
+                               "not_before": str(c["nbf"]), "resource": form["resource"],
+                               "access_token": tok})
 
     def metadata(self, req, base):
         api = (req["query"].get("api-version") or [""])[0]

@@ -4,11 +4,16 @@
 # helpers, Java 17, Spark from pyspark with numpy, pandas, pyarrow and the Hadoop Azure
 # connector), and a real cluster of spark-image containers:
 # a master running legion-master -> legion-jobd, a worker chain, a PySpark job through the job API.
-# Skipped unless LEGION_IMAGE_TESTS=1: it needs podman, root and a few minutes the first
-# time (mk/image.sh installs and configures podman, makes a Debian base with debootstrap
-# and builds both images; later runs reuse them and rebuild what changed).
+# Those are skipped unless LEGION_IMAGE_TESTS=1: they need podman, root and a few
+# minutes the first time (mk/image.sh installs and configures podman, makes a Debian
+# base with debootstrap and builds both images; later runs reuse them and rebuild what
+# changed). The first tests need no engine: what the Dockerfile must show (the
+# connector's jars through mk/jars.sh, pinned libraries, every helper, no secrets in a
+# layer), read from its text.
 
-# (bats 1.8 cannot skip from setup_file: setup skips each test instead.)
+ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+
+# (bats 1.8 cannot skip from setup_file: need_images skips each test instead.)
 setup_file() {
 	[ "${LEGION_IMAGE_TESTS:-}" = 1 ] || return 0
 	ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
@@ -21,8 +26,93 @@ setup_file() {
 	export CT=legion-image-test-$$ IT=$BATS_FILE_TMPDIR
 }
 
-setup() {
+need_images() {
 	[ "${LEGION_IMAGE_TESTS:-}" = 1 ] || skip "LEGION_IMAGE_TESTS=1 runs the image tests"
+}
+
+# stage NAME: the Dockerfile's instructions of stage NAME (FROM .. AS NAME up to the
+# next FROM), comments dropped and continued lines joined, one instruction a line.
+stage() {
+	awk -v s="$1" '/^[ \t]*#/ {next}
+		{ line = line $0; if (sub(/\\$/, "", line)) next }
+		line ~ /^FROM / { on = (line ~ (" AS " s "$")) }
+		on && line != "" { gsub(/[ \t]+/, " ", line); print line }
+		{ line = "" }' "$ROOT/Dockerfile"
+}
+
+@test "Dockerfile: pyspark at the Makefile's version with mk/pylibs.txt's pinned numpy, pandas and pyarrow" {
+	local spark want
+	spark=$(stage spark)
+	want=$(sed -n 's/^PYSPARK_VERSION = //p' "$ROOT/Makefile")
+	echo "$spark" | grep -qx "ARG PYSPARK_VERSION=$want"
+	echo "$spark" | grep -qx 'COPY mk/pylibs.txt /tmp/pylibs.txt'
+	echo "$spark" | grep '^RUN python3 -m venv /opt/venv' | grep -qF '"pyspark==${PYSPARK_VERSION}" -r /tmp/pylibs.txt'
+	# every library pinned to one version, the three pyspark's extras ask for among them
+	run grep -vE '^(#|$)' "$ROOT/mk/pylibs.txt"
+	[ "$status" -eq 0 ]
+	[ -z "$(printf '%s\n' "${lines[@]}" | grep -vE '^[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9.]*$')" ]
+	for m in numpy pandas pyarrow; do
+		printf '%s\n' "${lines[@]}" | grep -q "^$m=="
+	done
+}
+
+@test "Dockerfile: the build stage copies every source and header the Makefile's rules need" {
+	local copied f
+	# the files the COPY lines of the build stage bring, as the build context has them
+	copied=$(cd "$ROOT" && for src in $(stage build | grep -E '^COPY ' | grep -v -- '--from=' |
+		awk '{ for (i = 2; i < NF; i++) print $i }'); do eval "ls -d $src"; done | sort -u)
+	# every header an object depends on, every object's .c and the scripts the rules run
+	for f in $(sed -n 's/^\$(B)\/%\.o: %\.c //p' "$ROOT/Makefile") \
+		$(sed -n 's/^\(LEGION_OBJS\|CORE\|JOBD_OBJS\) +\?= //p' "$ROOT/Makefile" | tr ' ' '\n' |
+			grep '\.o$' | sed 's/\.o$/.c/') \
+		$(sed -n 's/^HELPERS = //p' "$ROOT/Makefile" | tr ' ' '\n' | sed 's/$/.c/') \
+		helpers/common.c proc.c tls.c mk/roots.sh Makefile; do
+		grep -qx "$f" <<<"$copied" || { echo "the build stage lacks $f"; false; }
+	done
+}
+
+@test "Dockerfile: the Azure connector's jars come through mk/jars.sh (checksums) into SPARK_HOME/jars, and nothing else is downloaded" {
+	stage jars | grep -qE '^RUN mkdir /jars && .*sh mk/jars\.sh install /jars$'
+	stage spark | grep -qx 'COPY --from=jars /jars/ /opt/spark/jars/'
+	stage spark | grep -qF 'SPARK_HOME=/opt/spark'
+	# no ADD of a URL, no curl or wget in the runtime image
+	! grep -qE '^ADD ' "$ROOT/Dockerfile"
+	! stage spark | grep -qE '^RUN .*\b(curl|wget)\b'
+}
+
+@test "Dockerfile: legion and every helper the Makefile builds are on PATH; the role is the command's (legion-master)" {
+	local copy h
+	copy=$(stage spark | grep '^COPY --from=build ' | grep ' /usr/local/bin/$')
+	[[ $copy == *" /src/legion "* ]]
+	for h in $(sed -n 's/^HELPERS = //p' "$ROOT/Makefile"); do
+		[[ $copy == *" /src/$h "* ]] || { echo "not in the image: $h"; false; }
+	done
+	stage spark | grep -qE '^ENV .*PATH=/usr/local/bin:'
+	[ "$(stage spark | grep '^CMD ')" = 'CMD ["legion-master"]' ]
+	# the cli image: scratch, legion and a CA bundle, nothing else
+	[ "$(stage cli | sed 1d | grep -c '^COPY ')" -eq 2 ]
+	stage cli | grep -qx 'FROM scratch AS cli'
+}
+
+@test "Dockerfile: no secret in a layer: no ENV or ARG named for one, only sources copied, pip's CA mounted" {
+	# names that hold secrets at run time never get a build-time value
+	! grep -nE '^(ENV|ARG) .*(SECRET|PASSWORD|TOKEN|_KEY|CREDENTIAL)' "$ROOT/Dockerfile"
+	# what COPY takes from the build context: tracked sources, never the whole context
+	local src f
+	for src in $(grep -E '^COPY ' "$ROOT/Dockerfile" | grep -v -- '--from=' |
+		awk '{ for (i = 2; i < NF; i++) print $i }'); do
+		[ "$src" != . ] || { echo "COPY of the whole context"; false; }
+		# each pattern matches source files only (no keys, no state, no build output)
+		for f in $(cd "$ROOT" && eval "ls -d $src"); do
+			[ -f "$ROOT/$f" ] && [[ ${f##*/} =~ ^(Makefile|[A-Za-z0-9_.-]+\.(c|h|sh|txt))$ ]] || {
+				echo "copied, and not a source file: $f"
+				false
+			}
+		done
+	done
+	# PIP_CA is a path to a bundle mounted for the build (-v), never copied in
+	! grep -E '^COPY .*PIP_CA' "$ROOT/Dockerfile"
+	grep -qF -- '-v "$cert:/run/pip-ca.crt:ro"' "$ROOT/mk/image.sh"
 }
 
 teardown_file() {
@@ -44,6 +134,7 @@ wait_until() {
 }
 
 @test "cli image: FROM scratch with legion and a CA bundle alone; prints its version" {
+	need_images
 	run podman run --rm "$CLI" version
 	[ "$status" -eq 0 ]
 	[ "$output" = "legion $VERSION" ]
@@ -56,6 +147,7 @@ wait_until() {
 }
 
 @test "spark image: legion and the five helpers, static, on PATH" {
+	need_images
 	run podman run --rm "$SPARK" legion version
 	[ "$status" -eq 0 ]
 	[ "$output" = "legion $VERSION" ]
@@ -69,6 +161,7 @@ wait_until() {
 }
 
 @test "spark image: Java 17, and Spark at the Makefile's pyspark version under SPARK_HOME" {
+	need_images
 	run podman run --rm "$SPARK" java -version
 	[ "$status" -eq 0 ]
 	[[ ${lines[0]} == 'openjdk version "17.'* ]]
@@ -80,6 +173,7 @@ wait_until() {
 }
 
 @test "spark image: numpy, pandas and pyarrow at mk/pylibs.txt's versions; the Azure connector's jars" {
+	need_images
 	local want
 	want=$(grep -E '^(numpy|pandas|pyarrow)==' "$ROOT/mk/pylibs.txt" | sort)
 	run podman run --rm "$SPARK" python3 -c 'import numpy, pandas, pyarrow
@@ -110,6 +204,7 @@ for scheme in (\"wasb\", \"wasbs\", \"abfs\", \"abfss\"):
 }
 
 @test "spark image: a master and a worker container run a PySpark job to SUCCEEDED" {
+	need_images
 	local m=127.0.9.21 name=master.legion-0badcafe.legion token secret id
 	token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 	secret=spark-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
