@@ -40,6 +40,7 @@ enum {
 	O_IDLE_TIMEOUT,
 	O_DETACH,
 	O_FORCE,
+	O_TIMINGS,
 	O_FILE,
 	O_SUBSCRIPTION,
 	O_PARALLEL,
@@ -205,6 +206,10 @@ static const struct opt {
 	 C_SUBMIT,
 	 NULL,
 	 "print {\"cluster\",\"job\"} and return once the job started"},
+	{{"timings", no_argument, 0, O_TIMINGS},
+	 C_SUBMIT,
+	 NULL,
+	 "a timeline on stderr: seconds from submit to each step (also with -v)"},
 	{{"force", no_argument, 0, O_FORCE},
 	 C_SUBMIT,
 	 NULL,
@@ -427,6 +432,7 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 		break;
 	case O_DETACH: o->detach = 1; break;
 	case O_FORCE: o->force = 1; break;
+	case O_TIMINGS: o->timings = 1; break;
 	case O_DRY_RUN: o->dry_run = 1; break;
 	case O_FILE: o->app = a; break;
 	case O_PARALLEL:
