@@ -23,10 +23,11 @@ HELPERS = helpers/legion-master helpers/legion-jobd helpers/legion-register help
 JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o helpers/uiproxy.o
 $(HELPERS:%=$(O)/%): $(B)/helpers/common.o $(B)/proc.o
 $(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(B)/%)
+$(O)/helpers/legion-master $(O)/helpers/legion-worker: $(B)/helpers/cds.o
 TESTBINS = t/json_test t/auth_test t/httpd_test t/sigv4_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
-.PHONY: all bin build deps spark browser asan check demo bench fmt fmt-check clean install image fuzz fuzz-build
+.PHONY: all bin build deps spark browser asan check demo bench cds fmt fmt-check clean install image fuzz fuzz-build
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -161,6 +162,11 @@ check: all spark browser
 	@$(MAKE) --no-print-directory fuzz
 	VENV=$(VENV) bats t/
 
+# class archives for the local backend's JVMs (helpers/cds.c reads them; mk/cds.sh)
+CDS_DIR ?= $(HOME)/.cache/legion/cds
+cds: spark
+	SPARK_HOME=$$(ls -d $(VENV)/lib/python3*/site-packages/pyspark | head -n 1) \
+		PYSPARK_PYTHON=$(VENV)/bin/python3 sh mk/cds.sh $(CDS_DIR)
 bench: all spark
 	@$(MAKE) --no-print-directory $(O)/bench/fanout
 	bash bench/run.sh
