@@ -2,7 +2,8 @@
 #   --target cli    FROM scratch: the static `legion` and a CA bundle, nothing else
 #   --target spark  (default) the Spark runtime for master and workers: JRE 17,
 #                   Python 3, pyspark with numpy, pandas and pyarrow (mk/pylibs.txt),
-#                   the Hadoop Azure connector (mk/jars.sh), `legion` and its helpers
+#                   the Hadoop Azure connector (mk/jars.sh), class archives for its
+#                   JVMs (mk/cds.sh), `legion` and its helpers
 # Build arguments:
 #   BASE             the Debian image to build on (default debian:bookworm-slim); on
 #                    machines without a registry, import one made with debootstrap
@@ -75,6 +76,13 @@ ENV SPARK_HOME=/opt/spark \
 COPY --from=build /src/legion /src/helpers/legion-master /src/helpers/legion-jobd \
 	/src/helpers/legion-worker 	/src/helpers/legion-register /src/helpers/legion-idle \
 	/src/helpers/legion-pydriver /usr/local/bin/
+# Class Data Sharing archives for the launcher, master, worker, driver and executor
+# JVMs, dumped by a small job on 127.0.0.1 against this image's own jars (mk/cds.sh;
+# helpers/cds.c maps each only while its .ok matches, so JVM start-up falls back
+# rather than fail)
+ENV LEGION_CDS_DIR=/opt/legion-cds
+COPY mk/cds.sh /tmp/cds.sh
+RUN sh /tmp/cds.sh /opt/legion-cds && rm /tmp/cds.sh
 WORKDIR /work
 # The role comes from the command the CLI gives each container group:
 # `legion-master -i SECS` for the master, `legion-worker` for workers.

@@ -17,17 +17,18 @@ LDFLAGS = -static -Wl,--gc-sections -s -L$(DEPS)/lib
 LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
-LEGION_OBJS = legion.o manage.o sparkopts.o storage.o submit.o progress.o cost.o status.o ui.o auth.o azcli.o jwt.o cert.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
+LEGION_OBJS = legion.o manage.o sparkopts.o storage.o submit.o progress.o timings.o cost.o status.o ui.o auth.o azcli.o jwt.o cert.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
 LEGION_OBJS += sigv4.o awsauth.o ecs.o fargate.o
 LEGION_OBJS += heal.o
 HELPERS = helpers/legion-master helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker helpers/legion-pydriver
 JOBD_OBJS = helpers/httpd.o helpers/jobq.o helpers/jobspec.o helpers/api.o helpers/uiproxy.o
 $(HELPERS:%=$(O)/%): $(B)/helpers/common.o $(B)/proc.o
 $(O)/helpers/legion-jobd: $(JOBD_OBJS:%=$(B)/%)
+$(O)/helpers/legion-master $(O)/helpers/legion-worker: $(B)/helpers/cds.o
 TESTBINS = t/json_test t/auth_test t/httpd_test t/sigv4_test
 
 .DEFAULT_GOAL := all # the helpers' prerequisite line above is a rule too
-.PHONY: all bin build deps spark browser asan check demo bench fmt fmt-check clean install image fuzz fuzz-build chaos
+.PHONY: all bin build deps spark browser asan check demo bench cds fmt fmt-check clean install image fuzz fuzz-build chaos
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -167,6 +168,11 @@ check: all spark browser
 chaos: all spark
 	VENV=$(VENV) bash t/chaos.sh
 
+# class archives for the local backend's JVMs (helpers/cds.c reads them; mk/cds.sh)
+CDS_DIR ?= $(HOME)/.cache/legion/cds
+cds: spark
+	SPARK_HOME=$$(ls -d $(VENV)/lib/python3*/site-packages/pyspark | head -n 1) \
+		PYSPARK_PYTHON=$(VENV)/bin/python3 sh mk/cds.sh $(CDS_DIR)
 bench: all spark
 	@$(MAKE) --no-print-directory $(O)/bench/fanout
 	bash bench/run.sh

@@ -21,7 +21,7 @@ struct opts {
 	int keep_logs;                                          /* fargate */
 	long long num_executors, executor_cores, executor_mem_mb, driver_cores, driver_mem_mb,
 		idle_timeout, parallel, tail, older_than, port;
-	int keep_alive, detach, follow, all, force, dry_run;
+	int keep_alive, detach, follow, all, force, dry_run, timings;
 	int backend_from_env; /* backend came from LEGION_BACKEND */
 	const char **conf;
 	int nconf;
@@ -92,6 +92,15 @@ void progress_line(void *arg, int err, const char *text);
 /* Clears the live line (before a message of its own on stderr); the next note or
  * line draws it again. */
 void progress_clear(void);
+/* timings.c: --timings (and -v): "legion: timing: +S.S s EVENT" lines on stderr, seconds
+ * since timings_start. Starts the clock; on 0 every call below prints nothing;
+ * executors: how many the job asked for. */
+void timings_start(int on, int executors);
+/* One event of the run's lifecycle. */
+void timings_mark(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A driver log line's class ("SparkContext:") and message: driver started, each
+ * executor registered, the first task. */
+void timings_spark(const char *cls, const char *msg);
 /* cost.c: what a run's container groups held, and with a price file what it costs. */
 struct cost {
 	int groups;

@@ -40,6 +40,7 @@ enum {
 	O_DETACH,
 	O_FORCE,
 	O_MAX_REPLACEMENTS,
+	O_TIMINGS,
 	O_FILE,
 	O_SUBSCRIPTION,
 	O_PARALLEL,
@@ -215,6 +216,10 @@ static const struct opt {
 	 C_SUBMIT,
 	 "N",
 	 "replace up to N workers that stop mid-job (default --num-executors)"},
+	{{"timings", no_argument, 0, O_TIMINGS},
+	 C_SUBMIT,
+	 NULL,
+	 "a timeline on stderr: seconds from submit to each step (also with -v)"},
 	{{"force", no_argument, 0, O_FORCE},
 	 C_SUBMIT,
 	 NULL,
@@ -448,6 +453,7 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 				   "--max-replacements: '%s' is not a whole number from 0 to 1000",
 				   a);
 		break;
+	case O_TIMINGS: o->timings = 1; break;
 	case O_DRY_RUN: o->dry_run = 1; break;
 	case O_FILE: o->app = a; break;
 	case O_PARALLEL:

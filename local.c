@@ -275,8 +275,9 @@ static char *spec_json(const struct group *g, const char *ip)
 /* The environment of a group's processes: a small base, then the group's own. */
 static char **group_environ(const struct local *l, const struct group *g, const char *ip)
 {
-	static const char *const keep[] = {"HOME", "LANG", "LC_ALL",  "TMPDIR", "JAVA_HOME",
-					   "TZ",   "USER", "LOGNAME", NULL};
+	static const char *const keep[] = {
+		"HOME", "LANG", "LC_ALL",  "TMPDIR",         "JAVA_HOME",
+		"TZ",   "USER", "LOGNAME", "LEGION_CDS_DIR", /* helpers/cds.c */ NULL};
 	size_t n = 0, cap = (size_t)g->nenv + 16;
 	char **env = calloc(cap, sizeof *env);
 	if (!env)

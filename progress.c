@@ -192,8 +192,10 @@ void progress_line(void *arg, int err, const char *text)
 	int l = err ? spark_level(text, &rest) : -1, changed = 0;
 	if (l >= 0) {
 		const char *msg = strchr(rest, ' ');
-		if (msg)
+		if (msg) {
 			changed = spark_progress(rest, msg + 1);
+			timings_spark(rest, msg + 1);
+		}
 		P.hiding = l < P.level;
 	} else if (!(err && P.hiding && (text[0] == '\t' || text[0] == ' ')))
 		P.hiding = 0; /* an indented line continues the record before it */

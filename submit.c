@@ -478,8 +478,10 @@ static int start_master(struct run *r, int *ex)
 	r->master_ms = now_ms();
 	r->master_cpu = g.cpu;
 	r->master_mb = g.memory_mb;
+	timings_mark("master requested");
 	int rc = r->be.ops->create(&r->be, &g, 1, ex);
 	if (rc == 0) { /* a failed create has deleted what it made */
+		timings_mark("master provisioned");
 		snprintf(r->master, sizeof r->master, "%s", g.name);
 		snprintf(r->c.ip, sizeof r->c.ip, "%s", g.ip ? g.ip : "");
 		struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
@@ -496,6 +498,8 @@ static int start_master(struct run *r, int *ex)
 	group_free(&g);
 	if (rc == 0 && wait_master(&r->be, &r->c, r->master, ex) < 0)
 		rc = -1;
+	if (rc == 0)
+		timings_mark("master answered");
 	return rc;
 }
 
@@ -573,11 +577,16 @@ static int run_start(struct run *r, int *ex)
 		}
 	fprintf(stderr, "%s: starting %d worker%s\n", progname, r->nw, r->nw == 1 ? "" : "s");
 	r->workers_ms = now_ms();
+	timings_mark("%d worker%s requested", r->nw, r->nw == 1 ? "" : "s");
 	if (r->be.ops->create(&r->be, r->ws, r->nw, ex) < 0)
 		return -1; /* create deleted the workers it made */
+	timings_mark("workers provisioned");
 	r->nws = r->nw;
 	r->started = 1;
-	return wait_workers(&r->be, &r->c, r->prefix, r->nw, ex);
+	if (wait_workers(&r->be, &r->c, r->prefix, r->nw, ex) < 0)
+		return -1;
+	timings_mark("%d worker%s registered", r->nw, r->nw == 1 ? "" : "s");
+	return 0;
 }
 
 /* POSTs the job; its id into r->job. */
@@ -596,6 +605,7 @@ static int run_submit(struct run *r, int *ex)
 		*ex = EXIT_UNAVAIL;
 	} else {
 		fprintf(stderr, "%s: job %s submitted to %s\n", progname, r->job, r->c.id);
+		timings_mark("job submitted");
 		rc = 0;
 	}
 	json_free(&j);
@@ -661,6 +671,7 @@ static int run_follow(struct run *r)
 	int rc = cluster_follow(&r->c, r->job, &sink, state, sizeof state, &code);
 	ticker_stop(&t);
 	progress_clear();
+	timings_mark("job finished (%s)", rc == 0 ? state : "not followed to its end");
 	if (rc == 0) {
 		heal_free(&r->heal);
 		fprintf(stderr, "%s: job %s %s (exit %d)\n", progname, r->job, state, code);
@@ -692,6 +703,7 @@ int cmd_submit(const struct opts *o)
 			     &r.price)) != 0)
 		return ex;
 	progress_start(o->log_level, "job", (int)o->num_executors);
+	timings_start(o->timings || verbose, (int)o->num_executors);
 	if (run_start(&r, &ex) == 0 && run_submit(&r, &ex) == 0) {
 		if (o->detach)
 			run_detach(&r);
@@ -704,6 +716,7 @@ int cmd_submit(const struct opts *o)
 		r.keep = 1;
 	}
 	ex = run_teardown(&r, ex);
+	timings_mark("teardown done");
 	if (!ex && got_signal)
 		ex = interrupted();
 	return ex;

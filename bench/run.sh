@@ -72,6 +72,12 @@ if [ -x helpers/legion-jobd ] && [ -f bench/spark.sh ]; then
 	bash bench/spark.sh
 fi
 
+# 5b. (local backend) time to result: with and without class archives vs local[2]
+if [ -x helpers/legion-jobd ] && [ -f bench/startup.sh ]; then
+	[ -f "$HOME/.cache/legion/cds/master.ok" ] || make -s cds >&2
+	bash bench/startup.sh
+fi
+
 # 6. the job API under 1,000 slow connections (issue 9)
 if [ -x helpers/legion-jobd ] && command -v python3 >/dev/null; then
 	bash bench/abuse.sh "${ABUSE_CONNS:-1000}" "${ABUSE_SECS:-120}"

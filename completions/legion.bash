@@ -15,7 +15,7 @@ _legion_options() {
 		echo "$azure --num-executors= --executor-cores= --executor-memory=" \
 			"--driver-cores= --driver-memory= --master= --keep-alive" \
 			"-c --conf= --py-files= --jars= --class= --name= --image= --idle-timeout=" \
-			"--detach --force --file= --parallel= --subnet= --identity= --storage-auth= --subnets=" \
+			"--detach --force --timings --file= --parallel= --subnet= --identity= --storage-auth= --subnets=" \
 			"--security-groups= --execution-role= --keep-logs --files= --archives=" \
 			"--packages= --repositories= --exclude-packages= --properties-file=" \
 			"--driver-java-options= --driver-class-path= --driver-library-path=" \

@@ -202,6 +202,12 @@ static int write_props(struct setup *s)
 			rc |= agent_prop(&b, k, s->acct_key);
 		}
 	}
+	/* start-up: the driver's and executors' class archives (a job's own conf wins) */
+	char cds[PATH_MAX + 128];
+	if (cds_opts("driver", cds, sizeof cds) == 0)
+		rc |= agent_prop(&b, "spark.driver.extraJavaOptions", cds);
+	if (cds_opts("executor", cds, sizeof cds) == 0)
+		rc |= agent_prop(&b, "spark.executor.extraJavaOptions", cds);
 	snprintf(s->props, sizeof s->props, "%s/spark.properties", s->workdir);
 	if (rc)
 		warnx_("fatal: out of memory");
@@ -323,7 +329,8 @@ int main(int argc, char **argv)
 		goto out;
 	ex = EXIT_SOFTWARE;
 	char **cmd = chain(&s, port, idle), path[PATH_MAX];
-	if (!cmd)
+	if (!cmd || cds_env("SPARK_DAEMON_JAVA_OPTS", "master") < 0 ||
+	    cds_env("SPARK_LAUNCHER_OPTS", "launcher") < 0)
 		goto out;
 	wipe(&s.secret);
 	wipe(&s.tls_key);
