@@ -52,6 +52,13 @@ int open_backend(const struct opts *o, struct backend *be, int *ex);
 /* legion.c: one line naming the bad thing, then where to look; returns 64 (78 while
  * the config file is read). */
 int bad(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* config.c: reads the config file into *keep (owned by main: o's strings point into
+ * it); a missing default file is fine, a missing --config FILE or a bad line is 78. */
+int read_config(int argc, char **argv, struct opts *o, struct buf *keep);
+/* legion.c: a setting by its option's name (config.c); 0, 1 for no such option, or the
+ * exit code after a message. config_where: "FILE:LINE" while the file is read. */
+int opt_by_name(struct opts *o, const char *name, const char *val);
+extern char config_where[1100];
 /* sparkopts.c: spark-submit's options (README: spark-submit's options). Each returns
  * 0, or the exit code after bad()'s message. */
 /* --packages G:A:V,.., --exclude-packages G:A,.., --repositories URL,.. (by name). */
