@@ -58,7 +58,7 @@ void http_hold_end(void)
 	}
 }
 
-static CURLM *multi;
+static _Thread_local CURLM *multi; /* each thread its own (scale.c's scaler) */
 static struct curl_blob roots_blob;
 static const char *ca_file; /* SSL_CERT_FILE, CURL_CA_BUNDLE or the system bundle */
 
@@ -111,6 +111,13 @@ int http_init(void)
 		return -1;
 	}
 	return 0;
+}
+
+void http_thread_end(void)
+{
+	if (multi)
+		curl_multi_cleanup(multi);
+	multi = NULL;
 }
 
 void http_cleanup(void)
@@ -515,6 +522,10 @@ int http_do_many(const struct http_req *reqs, struct http_resp *resps, int n, in
 		return 0;
 	if (parallel < 1)
 		parallel = 1;
+	if (!multi && !(multi = curl_multi_init())) { /* a thread's first request */
+		warnx_("unable to initialise libcurl");
+		return n;
+	}
 	struct slot *s = calloc((size_t)n, sizeof *s);
 	if (!s) {
 		warnx_("out of memory");

@@ -218,6 +218,9 @@ struct http_resp {
 /* Process-wide curl setup; call once from main before threads. */
 int http_init(void);
 void http_cleanup(void);
+/* A thread other than main's: frees its own connections (each thread has its own
+ * multi handle, made by its first request), before it ends. */
+void http_thread_end(void);
 /* Performs req, retrying 429, 5xx and connection errors with exponential backoff and
  * jitter, honouring Retry-After, bounded in tries and time; no sleep after the last
  * try. Returns 0 when a response arrived (any status: check resp->status), -1 when

@@ -19,7 +19,8 @@ _legion_options() {
 			"--security-groups= --execution-role= --keep-logs --files= --archives=" \
 			"--packages= --repositories= --exclude-packages= --properties-file=" \
 			"--driver-java-options= --driver-class-path= --driver-library-path=" \
-			"--total-executor-cores= --deploy-mode= --log-level= --price-file= $any"
+			"--total-executor-cores= --deploy-mode= --log-level= --price-file=" \
+			"--max-executors= --min-executors= $any"
 		;;
 	deploy-master)
 		echo "$azure --driver-cores= --driver-memory= --image=" \
