@@ -69,6 +69,9 @@ void scale_conf(struct jw *w, const struct opts *o)
 	/* standalone workers keep no shuffle service: executors holding shuffle data that
 	 * is still referenced stay (the shuffle survives scale-in) */
 	jw_str(w, "spark.dynamicAllocation.shuffleTracking.enabled", "true");
+	/* a shuffle no job references any more is forgotten at the driver's next GC, and
+	 * only then its executors may go: Spark's default waits up to 30 min for it */
+	jw_str(w, "spark.cleaner.periodicGC.interval", "60s");
 	snprintf(v, sizeof v, "%lld", o->min_executors);
 	jw_str(w, "spark.dynamicAllocation.minExecutors", v);
 	snprintf(v, sizeof v, "%lld", o->max_executors);
@@ -226,7 +229,6 @@ static void grow(struct scale *s, int k, long long want)
 			s->w[s->n++] = (struct sworker){.g = gs[i], .born_ms = t};
 		s->next += k;
 		s->backoff = 0;
-		s->refused = 0;
 		if (alive(s) > s->peak)
 			s->peak = alive(s);
 		free(gs);
@@ -279,8 +281,11 @@ static void *scaler(void *arg)
 			int have = alive(s);
 			if (want > have)
 				grow(s, (int)want - have, want);
-			else if (want < have)
-				shrink(s, have - (int)want, want);
+			else {
+				s->refused = s->limit = 0; /* what Spark wants is there */
+				if (want < have)
+					shrink(s, have - (int)want, want);
+			}
 		}
 		sleep_ms(SCALE_POLL_MS, &s->stop);
 	}

@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+LEGION=${LEGION_BIN:-$ROOT/legion}
 PAUSE=${1:-60}
 VENV=${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/legion/venv}
 export LEGION_CACHE_VENV=$VENV
@@ -36,7 +37,7 @@ run() { # NAME ARGS...: one submit; prints "NAME worker-seconds wall"
 	local name=$1 t0 t1 ws
 	shift
 	t0=$(date +%s.%N)
-	"$ROOT/legion" submit --force --executor-memory 512m --idle-timeout 120 \
+	"$LEGION" submit --force --executor-memory 512m --idle-timeout 120 \
 		--conf spark.dynamicAllocation.executorIdleTimeout=10s \
 		--conf spark.cleaner.periodicGC.interval=5s "$@" "$work/phases.py" "$PAUSE" \
 		>"$work/$name.out" 2>"$work/$name.err"
