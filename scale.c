@@ -105,7 +105,7 @@ int scale_wants(const struct cluster *m, long long *target, long long *needed)
 	struct http_resp r = {0};
 	struct json j = {0};
 	int rc = -1;
-	if (cluster_call(m, "GET", "/v1/ui/driver/metrics/json", NULL, 0, 1, 5000, &r) == 0 &&
+	if (cluster_call(m, "GET", "/v1/ui/driver/metrics/json/", NULL, 0, 1, 5000, &r) == 0 &&
 	    r.status == 200 && json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
 		int g = json_get(&j, 0, "gauges");
 		long long x = 0;
