@@ -149,7 +149,7 @@ struct scale {
 	int running;
 	volatile sig_atomic_t stop;
 	long long retry_ms, backoff; /* after a refused scale-out */
-	int refused;                 /* a refusal was reported */
+	int refused;                 /* a refusal was reported (once a run) */
 	int limit;                   /* after a refusal: at most this many at once */
 };
 
@@ -282,7 +282,7 @@ static void *scaler(void *arg)
 			if (want > have)
 				grow(s, (int)want - have, want);
 			else {
-				s->refused = s->limit = 0; /* what Spark wants is there */
+				s->limit = 0; /* what Spark wants is there */
 				if (want < have)
 					shrink(s, have - (int)want, want);
 			}

@@ -37,7 +37,7 @@ run() { # NAME ARGS...: one submit; prints "NAME worker-seconds wall"
 	local name=$1 t0 t1 ws
 	shift
 	t0=$(date +%s.%N)
-	"$LEGION" submit --force --executor-memory 512m --idle-timeout 120 \
+	timeout 900 "$LEGION" submit --force --executor-memory 512m --idle-timeout 120 \
 		--conf spark.dynamicAllocation.executorIdleTimeout=10s \
 		--conf spark.cleaner.periodicGC.interval=5s "$@" "$work/phases.py" "$PAUSE" \
 		>"$work/$name.out" 2>"$work/$name.err"
