@@ -34,8 +34,11 @@ struct opts {
 	int nconf_file;               /* conf[0..nconf_file) came from the config file */
 	int log_level, log_level_set; /* enum log_level: Spark lines shown on stderr */
 	const char *price_file;       /* --price-file */
-	char *props_data;             /* --properties-file's text (owned) */
-	const char **props;           /* its "key=value" entries, into props_data (owned) */
+	long long max_executors;      /* --max-executors: 0 = no scaling (scale.c) */
+	long long min_executors;      /* --min-executors (default 0) */
+	int min_executors_set;
+	char *props_data;   /* --properties-file's text (owned) */
+	const char **props; /* its "key=value" entries, into props_data (owned) */
 	int nprops;
 	char **app_args;
 	int napp_args;
@@ -186,6 +189,34 @@ void heal_free(struct heal *h);
 /* submit.c: `legion submit` and `legion deploy-master`; each returns the exit code. */
 int cmd_submit(const struct opts *o);
 int cmd_deploy(const struct opts *o);
+/* The worker group CLUSTER-RUN-wI of cluster m (owned fields); -1 when out of memory. */
+int worker_group(const struct opts *o, const struct cluster *m, const char *run, int i,
+		 struct group *g);
+/* scale.c: --max-executors (README: scaling). scale_opts checks the options (64 after
+ * bad()'s message naming both values) and makes --num-executors the initial count;
+ * scale_quota refuses a --max-executors the machine's cpus cannot hold (64). */
+int scale_opts(struct opts *o);
+int scale_quota(const struct opts *o, double cpus);
+/* Spark's dynamic allocation and cores.max into the job's conf (before the user's). */
+void scale_conf(struct jw *w, const struct opts *o);
+/* The driver's ExecutorAllocationManager target (and, needed non-NULL, the executors
+ * its tasks need; -1 unknown), through the job API's proxy of the driver's UI. 0, or -1
+ * when no driver answers (no job runs, or it has not started). */
+int scale_wants(const struct cluster *m, long long *target, long long *needed);
+/* The scaler of an attached submit: NULL without --max-executors. It takes the run's
+ * first workers ws[0..*nws) (moved out, *nws set to 0) and follows the job in a thread
+ * of its own until scale_stop. */
+struct scale;
+struct scale *scale_start(struct backend *be, const struct opts *o, const struct cluster *c,
+			  const char *tag, struct group *ws, int *nws, long long born_ms);
+void scale_stop(struct scale *s);
+/* Deletes the workers it still has (-1 when something may be left). */
+int scale_delete(struct scale *s);
+/* Adds each worker's lifetime to c; returns the worker-seconds. */
+double scale_cost(const struct scale *s, struct cost *c, long long now);
+/* "peak N workers, M created" into out. */
+void scale_summary(const struct scale *s, char *out, size_t n);
+void scale_free(struct scale *s);
 /* status.c: `legion status` and `legion logs`. */
 int cmd_status(const struct opts *o);
 int cmd_logs(const struct opts *o);

@@ -115,19 +115,19 @@ int http_init(void)
 	return 0;
 }
 
+void http_thread_end(void)
+{
+	if (multi)
+		curl_multi_cleanup(multi);
+	multi = NULL;
+}
+
 void http_cleanup(void)
 {
 	if (multi)
 		curl_multi_cleanup(multi);
 	multi = NULL;
 	curl_global_cleanup();
-}
-
-void http_thread_end(void)
-{
-	if (multi)
-		curl_multi_cleanup(multi);
-	multi = NULL;
 }
 
 void http_resp_free(struct http_resp *r)

@@ -73,6 +73,8 @@ enum {
 	O_DEPLOY_MODE,
 	O_LOG_LEVEL,
 	O_PRICE_FILE,
+	O_MAX_EXECUTORS,
+	O_MIN_EXECUTORS,
 	O_HELP = 'h',
 	O_VERBOSE = 'v',
 	O_OUTPUT = 'o',
@@ -103,6 +105,14 @@ static const struct opt {
 	 C_SUBMIT,
 	 "N",
 	 "workers, one container each (default 2)"},
+	{{"max-executors", required_argument, 0, O_MAX_EXECUTORS},
+	 C_SUBMIT,
+	 "N",
+	 "scale workers with Spark's dynamic allocation, up to N (README: scaling)"},
+	{{"min-executors", required_argument, 0, O_MIN_EXECUTORS},
+	 C_SUBMIT,
+	 "N",
+	 "with --max-executors: workers kept while the job runs (default 0)"},
 	{{"executor-cores", required_argument, 0, O_EXECUTOR_CORES},
 	 C_SUBMIT,
 	 "C",
@@ -512,6 +522,16 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 				"--total-executor-cores: '%s' is not a whole number from 1 to %d",
 				a, 256 * MAX_CORES);
 		break;
+	case O_MAX_EXECUTORS:
+	case O_MIN_EXECUTORS:
+		if (parse_int(a, c == O_MIN_EXECUTORS ? 0 : 1, 256, &v) < 0)
+			return bad(o, "--%s: '%s' is not a whole number from %d to 256", name, a,
+				   c == O_MIN_EXECUTORS ? 0 : 1);
+		if (c == O_MAX_EXECUTORS)
+			o->max_executors = v;
+		else
+			o->min_executors = v, o->min_executors_set = 1;
+		break;
 	case O_DEPLOY_MODE:
 		if (!strcmp(a, "cluster"))
 			return bad(o,
@@ -611,7 +631,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				      "--master");
 		if (verbose && !o->log_level_set)
 			o->log_level = L_ALL;
-		if (total_cores(o))
+		if (total_cores(o) || scale_opts(o))
 			return EXIT_USAGE;
 		break;
 	case C_STATUS:

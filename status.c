@@ -129,6 +129,33 @@ static void print_table(const struct group *gs, int n)
 	}
 }
 
+/* --max-executors: what the running driver wants (its dynamic allocation's target) and
+ * the worker groups there are, when the driver says (README: scaling); else null. */
+static void scaling_json(struct jw *w, const struct group *gs, int n, const char *cl)
+{
+	struct cluster m;
+	long long target = -1, needed = -1;
+	if (cl && cluster_load(cl, &m) == 0) {
+		if (scale_wants(&m, &target, &needed) < 0)
+			target = -1;
+		cluster_free(&m);
+	}
+	if (target < 0) {
+		jw_null(w, "scaling");
+		return;
+	}
+	int workers = 0;
+	for (int i = 0; i < n; i++)
+		workers += !strcmp(group_tag(&gs[i], "legion-role"), "worker") &&
+			   group_alive(gs[i].state);
+	jw_obj(w, "scaling");
+	jw_int(w, "target", target);
+	if (needed >= 0)
+		jw_int(w, "needed", needed);
+	jw_int(w, "workers", workers);
+	jw_end(w);
+}
+
 int cmd_status(const struct opts *o)
 {
 	struct backend be;
@@ -189,6 +216,7 @@ int cmd_status(const struct opts *o)
 		struct cost c = {0};
 		held(gs, i, k, -1, (long long)time(NULL), &c);
 		cost_json(&w, "cost", &c);
+		scaling_json(&w, gs + i, k - i, jobs >= 0 ? cl : NULL);
 		json_free(&j);
 		http_resp_free(&r);
 		jw_end(&w);

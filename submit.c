@@ -96,8 +96,8 @@ static int master_group(const struct opts *o, const struct cluster *m, struct gr
 	return 0;
 }
 
-static int worker_group(const struct opts *o, const struct cluster *m, const char *run, int i,
-			struct group *g)
+int worker_group(const struct opts *o, const struct cluster *m, const char *run, int i,
+		 struct group *g)
 {
 	char name[64], cores[16], mem[32];
 	const char *argv[] = {"legion-worker", NULL};
@@ -325,8 +325,12 @@ static void job_conf(struct jw *w, const struct opts *o)
 	 * standalone waits for cores.max * ratio cores (at most its 30 s default) */
 	snprintf(v, sizeof v, "%lld",
 		 o->total_cores ? o->total_cores : o->num_executors * o->executor_cores);
-	jw_str(w, "spark.cores.max", v);
-	jw_str(w, "spark.scheduler.minRegisteredResourcesRatio", "1.0");
+	if (o->max_executors)
+		scale_conf(w, o); /* the executors come and go */
+	else {
+		jw_str(w, "spark.cores.max", v);
+		jw_str(w, "spark.scheduler.minRegisteredResourcesRatio", "1.0");
+	}
 	for (int i = 0; i < o->nconf_file; i++)
 		conf_entry(w, o->conf[i]);
 	for (int i = 0; i < o->nprops; i++)
@@ -408,6 +412,7 @@ struct run {
 	long long master_mb;
 	struct price price; /* --price-file's row for --location, if any */
 	struct heal heal;   /* replaces workers that stop mid-job (heal.c) */
+	struct scale *sc;   /* --max-executors: the workers' owner while the job runs */
 };
 
 /* The cost line of a run whose job ran: what its groups held until now (deleted). */
@@ -419,12 +424,21 @@ static void run_cost(const struct run *r)
 		return;
 	if (r->master[0])
 		cost_add(&c, r->master_cpu, r->master_mb, r->master_ms, now);
-	for (int i = 0; i < r->nws; i++)
+	double wsecs = scale_cost(r->sc, &c, now);
+	for (int i = 0; i < r->nws; i++) {
 		cost_add(&c, r->ws[i].cpu, r->ws[i].memory_mb, r->workers_ms, now);
+		wsecs += (double)(now - r->workers_ms) / 1000.0;
+	}
 	/* the local backend holds this machine's cores: seconds, never money */
 	int money = strcmp(r->be.ops->name, "local") != 0;
 	cost_print(&c, money ? &r->price : NULL,
 		   r->master[0] ? "this run's cluster" : "this run's workers");
+	char how[64];
+	if (r->sc)
+		scale_summary(r->sc, how, sizeof how);
+	else
+		snprintf(how, sizeof how, "%d worker%s", r->nws, r->nws == 1 ? "" : "s");
+	fprintf(stderr, "%s: worker-seconds: %.0f (%s)\n", progname, wsecs, how);
 }
 
 /* Deletes what the run created unless it is kept; forgets the credentials of a cluster
@@ -434,6 +448,9 @@ static int run_teardown(struct run *r, int ex)
 {
 	char **names = calloc((size_t)r->nws + 2, sizeof *names);
 	int n = 0;
+	scale_stop(r->sc);
+	if (!r->keep && scale_delete(r->sc) < 0 && ex == 0)
+		ex = EXIT_TEMPFAIL; /* the scaler's workers first, then the rest */
 	if (!r->keep && names) {
 		for (int i = 0; i < r->nws; i++)
 			names[n++] = r->ws[i].name;
@@ -447,6 +464,7 @@ static int run_teardown(struct run *r, int ex)
 	if (r->opened)
 		run_cost(r);
 	free(names);
+	scale_free(r->sc);
 	for (int i = 0; r->ws && i < r->nw; i++)
 		group_free(&r->ws[i]);
 	free(r->ws);
@@ -513,6 +531,8 @@ static int check_capacity(struct run *r, int *ex)
 	if (!r->be.ops->capacity || o->force)
 		return 0;
 	r->be.ops->capacity(&r->be, &cpus, &have_mb);
+	if ((*ex = scale_quota(o, cpus)) != 0)
+		return -1;
 	if (!o->master)
 		want_mb += o->driver_mem_mb + JVM_OVERHEAD_MB(o->driver_mem_mb) + MASTER_DAEMON_MB;
 	long long cores = o->num_executors * o->executor_cores;
@@ -565,7 +585,7 @@ static int run_start(struct run *r, int *ex)
 	random_hex(r->tag, 2);
 	snprintf(r->prefix, sizeof r->prefix, "%s-%s-w", r->c.id, r->tag);
 	r->nw = (int)o->num_executors;
-	if (!(r->ws = calloc((size_t)r->nw, sizeof *r->ws))) {
+	if (!(r->ws = calloc((size_t)r->nw + 1, sizeof *r->ws))) { /* --min-executors 0: none */
 		*ex = EXIT_SOFTWARE;
 		return -1;
 	}
@@ -578,7 +598,7 @@ static int run_start(struct run *r, int *ex)
 	fprintf(stderr, "%s: starting %d worker%s\n", progname, r->nw, r->nw == 1 ? "" : "s");
 	r->workers_ms = now_ms();
 	timings_mark("%d worker%s requested", r->nw, r->nw == 1 ? "" : "s");
-	if (r->be.ops->create(&r->be, r->ws, r->nw, ex) < 0)
+	if (r->nw > 0 && r->be.ops->create(&r->be, r->ws, r->nw, ex) < 0)
 		return -1; /* create deleted the workers it made */
 	timings_mark("workers provisioned");
 	r->nws = r->nw;
@@ -660,16 +680,21 @@ static int run_follow(struct run *r)
 	char state[32] = "";
 	int code = -1;
 	struct job_sink sink = {progress_line, NULL};
-	struct ticker t;
+	struct ticker t = {0};
 	struct heal_cfg hc = {&r->be,      r->c.id, r->o->max_replacements, &r->ws, &r->nw, &r->nws,
 			      make_worker, r};
 	if (hc.max < 0)
 		hc.max = r->o->num_executors;
 	heal_init(&r->heal, &hc);
 	progress_start(r->o->log_level, r->job, r->nw);
-	ticker_start(&t, 3000, follow_tick, r);
+	/* a scaled run's scaler owns the workers and replaces lost ones for Spark's target;
+	 * otherwise heal.c's ticker replaces them */
+	r->sc = scale_start(&r->be, r->o, &r->c, r->tag, r->ws, &r->nws, r->workers_ms);
+	if (!r->sc)
+		ticker_start(&t, 3000, follow_tick, r);
 	int rc = cluster_follow(&r->c, r->job, &sink, state, sizeof state, &code);
 	ticker_stop(&t);
+	scale_stop(r->sc); /* the job ended: nothing more to scale */
 	progress_clear();
 	timings_mark("job finished (%s)", rc == 0 ? state : "not followed to its end");
 	if (rc == 0) {

@@ -20,7 +20,7 @@ _legion_options() {
 			"--packages= --repositories= --exclude-packages= --properties-file=" \
 			"--driver-java-options= --driver-class-path= --driver-library-path=" \
 			"--total-executor-cores= --deploy-mode= --log-level= --price-file=" \
-			"--max-replacements= $any"
+			"--max-replacements= --max-executors= --min-executors= $any"
 		;;
 	deploy-master)
 		echo "$azure --driver-cores= --driver-memory= --image=" \

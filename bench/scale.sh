@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# bench/scale.sh: --max-executors vs --num-executors on the local backend with real
+# Spark. The three-phase job (a wide stage, a driver-only pause of PAUSE seconds, a wide
+# stage) runs twice, one after the other: `--max-executors 4 --min-executors 0` and
+# `--num-executors 4`. Prints a Markdown table: worker-seconds (legion's own
+# "worker-seconds:" line: the sum over workers of the time each group existed) and the
+# wall time of each submit. Target (issue 13): at least 40% fewer worker-seconds, wall
+# time at most 1.25x. Run it under the machine's test lock:
+#   flock /tmp/legion-test.lock bash bench/scale.sh [PAUSE]   (default 60)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LEGION=${LEGION_BIN:-$ROOT/legion}
+PAUSE=${1:-60}
+VENV=${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/legion/venv}
+export LEGION_CACHE_VENV=$VENV
+work=$(mktemp -d)
+export LEGION_HOME=$work/home
+trap 'rm -rf "$work"' EXIT
+cat >"$work/phases.py" <<'PY'
+import gc, sys, time
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("phases").getOrCreate()
+sc = spark.sparkContext
+def wide(tag):
+    r = (sc.parallelize(range(8000), 16).map(lambda x: (time.sleep(0.005), (x % 10, 1))[1])
+         .reduceByKey(lambda a, b: a + b, 4))
+    print(tag, sum(v for _, v in r.collect()), flush=True)
+    del r
+wide("phase1")
+gc.collect()
+time.sleep(float(sys.argv[1]))
+wide("phase2")
+spark.stop()
+PY
+run() { # NAME ARGS...: one submit; prints "NAME worker-seconds wall"
+	local name=$1 t0 t1 ws
+	shift
+	t0=$(date +%s.%N)
+	timeout 900 "$LEGION" submit --force --executor-memory 512m --idle-timeout 120 \
+		--conf spark.dynamicAllocation.executorIdleTimeout=10s \
+		--conf spark.cleaner.periodicGC.interval=5s "$@" "$work/phases.py" "$PAUSE" \
+		>"$work/$name.out" 2>"$work/$name.err"
+	t1=$(date +%s.%N)
+	[ "$(cat "$work/$name.out")" = "$(printf 'phase1 8000\nphase2 8000')" ] || {
+		echo "$name: wrong result" >&2
+		cat "$work/$name.out" "$work/$name.err" >&2
+		exit 1
+	}
+	ws=$(sed -n 's/^legion: worker-seconds: \([0-9]*\).*/\1/p' "$work/$name.err")
+	echo "$name $ws $(echo "$t1 - $t0" | bc)"
+}
+scaled=$(run scaled --max-executors 4 --min-executors 0)
+static=$(run static --num-executors 4)
+read -r _ sw st <<<"$scaled"
+read -r _ fw ft <<<"$static"
+echo "## Autoscaling: three-phase job, --max-executors 4 vs --num-executors 4 ($(date -u +%F), pause ${PAUSE}s)"
+echo
+echo "| run | worker-seconds | wall s |"
+echo "| --- | --- | --- |"
+printf '| `--max-executors 4 --min-executors 0` | %s | %.1f |\n' "$sw" "$st"
+printf '| `--num-executors 4` | %s | %.1f |\n' "$fw" "$ft"
+echo
+awk -v sw="$sw" -v fw="$fw" -v st="$st" -v ft="$ft" 'BEGIN {
+	printf "worker-seconds: %.0f%% fewer (target at least 40%%); wall time: %.2fx (target at most 1.25x)\n",
+		100 * (1 - sw / fw), st / ft }'
+grep '^legion: scaling' "$work/scaled.err" | sed 's/^/    /'
