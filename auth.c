@@ -2,8 +2,10 @@
  * auth.c: Entra ID access tokens for ARM, from the first credential that is configured,
  * in the order of the Azure SDKs' DefaultAzureCredential (client secret, certificate,
  * workload identity, managed identity, the Azure CLI) or the one LEGION_CREDENTIAL
- * names; cached in memory and refreshed before they expire. Leaves out running az
- * (azcli.c), JWTs (jwt.c) and certificates (cert.c), and never writes a token, secret or assertion anywhere.
+ * names; cached in memory and refreshed before they expire; the table of Azure clouds
+ * (login host, ARM, its audience, ACI's DNS suffix) and which one is used. Leaves out
+ * running az (azcli.c), JWTs (jwt.c) and certificates (cert.c), and never writes a
+ * token, secret or assertion anywhere.
  */
 #include "legion.h"
 
