@@ -119,7 +119,9 @@ $(O)/t/fuzz/%:
 AZURITE_VERSION = 3.35.0
 AZURITE = $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/legion/azurite-$(AZURITE_VERSION)
 MOTO = $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/legion/moto
-spark: $(VENV)/.pyspark-$(PYSPARK_VERSION) $(VENV)/.runtime $(AZURITE)/.installed $(MOTO)/.installed
+AZSDK = $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/legion/azsdk
+spark: $(VENV)/.pyspark-$(PYSPARK_VERSION) $(VENV)/.runtime $(AZURITE)/.installed $(MOTO)/.installed \
+	$(AZSDK)/.installed
 $(VENV)/.pyspark-$(PYSPARK_VERSION):
 	sh mk/deps.sh packages
 	python3 -m venv $(VENV)
@@ -146,6 +148,11 @@ $(MOTO)/.installed: mk/moto.txt
 	sh mk/deps.sh packages
 	python3 -m venv $(MOTO)
 	$(MOTO)/bin/pip install -q -r mk/moto.txt
+	touch $@
+# Microsoft's Azure SDK for Python (mk/azsdk.txt) for t/azsdk.bats, in a venv of its own
+$(AZSDK)/.installed: mk/azsdk.txt
+	python3 -m venv $(AZSDK)
+	$(AZSDK)/bin/pip install -q -r mk/azsdk.txt
 	touch $@
 # The Spark image for the aci backend, IMAGE_REPO:VERSION (legion's version), with
 # podman or docker, whichever is installed (mk/image.sh image); push it yourself.

@@ -10,7 +10,6 @@
 #define ACI_API "2023-05-01"
 #define RG_API "2021-04-01"
 #define SUB_API "2020-01-01"
-#define DEFAULT_ARM "https://management.azure.com"
 
 /* ARM paths under a subscription: a resource group's container groups. */
 #define CG_PATH "/resourceGroups/%s/providers/Microsoft.ContainerInstance/containerGroups"

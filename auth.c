@@ -2,8 +2,10 @@
  * auth.c: Entra ID access tokens for ARM, from the first credential that is configured,
  * in the order of the Azure SDKs' DefaultAzureCredential (client secret, certificate,
  * workload identity, managed identity, the Azure CLI) or the one LEGION_CREDENTIAL
- * names; cached in memory and refreshed before they expire. Leaves out running az
- * (azcli.c), JWTs (jwt.c) and certificates (cert.c), and never writes a token, secret or assertion anywhere.
+ * names; cached in memory and refreshed before they expire; the table of Azure clouds
+ * (login host, ARM, its audience, ACI's DNS suffix) and which one is used. Leaves out
+ * running az (azcli.c), JWTs (jwt.c) and certificates (cert.c), and never writes a
+ * token, secret or assertion anywhere.
  */
 #include "legion.h"
 
@@ -12,6 +14,46 @@
 #include <strings.h>
 
 #define DEFAULT_IMDS "http://169.254.169.254"
+
+/*
+ * The clouds. Sources, each value checked with the search tool:
+ * - login hosts: Microsoft Entra "National clouds" (learn.microsoft.com/entra/
+ *   identity-platform/authentication-national-cloud): login.microsoftonline.com,
+ *   login.microsoftonline.us; for 21Vianet that page now names
+ *   login.partner.microsoftonline.cn, while MSAL's AzureCloudInstance, the az CLI
+ *   (azure-cli-core cloud.py, AZURE_CHINA_CLOUD.active_directory) and the Azure SDKs'
+ *   AzureAuthorityHosts use login.chinacloudapi.cn, which we follow.
+ * - ARM endpoints and audiences: azure-cli-core cloud.py (resource_manager), the same
+ *   in azure-sdk-for-js's cloudSettingHelpers.ts (getArmEndpoint): management.azure.com,
+ *   management.usgovcloudapi.net, management.chinacloudapi.cn; the token audience is
+ *   the ARM endpoint with a slash, as the Azure SDKs ask for it (ENDPOINT/.default).
+ * - ACI DNS suffixes: "customlabel.azureregion.azurecontainer.io" (ACI overview,
+ *   learn.microsoft.com), "customlabel.azureregion.azurecontainer.console.azure.cn"
+ *   (the same overview on docs.azure.cn). For US Government no Microsoft page was
+ *   found: azurecontainer.console.azure.us is what deployments there use
+ *   (LABEL.usgovvirginia.azurecontainer.console.azure.us). Only LEGION_HOST, the name
+ *   a container gives itself before ARM has answered, is built from it; the address
+ *   workers are given is ARM's ipAddress.fqdn.
+ * az_name: the names `az cloud list` shows (cloud.py: AzureCloud for the public one).
+ */
+static const struct cloud clouds[] = {
+	{"AzurePublicCloud", "AzureCloud", "https://login.microsoftonline.com",
+	 "https://management.azure.com", "https://management.azure.com/", "azurecontainer.io"},
+	{"AzureUSGovernment", "AzureUSGovernment", "https://login.microsoftonline.us",
+	 "https://management.usgovcloudapi.net", "https://management.usgovcloudapi.net/",
+	 "azurecontainer.console.azure.us"},
+	{"AzureChinaCloud", "AzureChinaCloud", "https://login.chinacloudapi.cn",
+	 "https://management.chinacloudapi.cn", "https://management.chinacloudapi.cn/",
+	 "azurecontainer.console.azure.cn"},
+};
+
+const struct cloud *cloud_find(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof clouds / sizeof *clouds; i++)
+		if (!strcasecmp(name, clouds[i].name) || !strcasecmp(name, clouds[i].az_name))
+			return &clouds[i];
+	return NULL;
+}
 
 static const char *const kind_names[] = {
 	[AUTH_NONE] = "none",         [AUTH_SECRET] = "secret", [AUTH_CERT] = "certificate",
@@ -223,6 +265,38 @@ static char *federated_token(const struct auth *a, int *ex)
 	return buf_take(&b);
 }
 
+/* The Azure CLI's active cloud into a, unless --cloud or AZURE_CLOUD chose one. */
+static int az_cloud(struct auth *a)
+{
+	char name[128], where[1100];
+	if (a->cloud_fixed || azcli_cloud(name, sizeof name, where, sizeof where) <= 0)
+		return 0;
+	const struct cloud *c = cloud_find(name);
+	if (!c) {
+		warnx_("the Azure CLI's active cloud '%s' (%s) is not one legion knows (%s): "
+		       "give --cloud or AZURE_CLOUD",
+		       name, where, CLOUD_NAMES);
+		return -1;
+	}
+	a->cloud = c;
+	return 0;
+}
+
+/* The login host (AZURE_AUTHORITY_HOST wins), ARM's scope and resource of a->cloud. */
+static int set_endpoints(struct auth *a)
+{
+	const char *login = env("AZURE_AUTHORITY_HOST");
+	char scope[256];
+	snprintf(scope, sizeof scope, "%s.default", a->cloud->resource);
+	free(a->authority);
+	free(a->scope);
+	free(a->resource);
+	a->authority = dup_trim_slash(login ? login : a->cloud->login);
+	a->scope = strdup(scope);
+	a->resource = strdup(a->cloud->resource);
+	return a->authority && a->scope && a->resource ? 0 : -1;
+}
+
 /* Which credential: the one LEGION_CREDENTIAL names, else the first configured. */
 static int pick(struct auth *a, int *ex)
 {
@@ -250,6 +324,8 @@ static int pick(struct auth *a, int *ex)
 		return -1;
 	if (!rc) {
 		a->kind = forced ? forced : AUTH_MSI;
+		if (a->kind == AUTH_CLI && az_cloud(a) < 0)
+			return -1;
 		a->then_cli = !forced;
 		if (a->kind == AUTH_MSI && set_str(&a->client_id, env("AZURE_CLIENT_ID")) < 0)
 			return -1;
@@ -260,23 +336,27 @@ static int pick(struct auth *a, int *ex)
 	return 0;
 }
 
-int auth_init(struct auth *a, int *ex)
+int auth_init(struct auth *a, const char *cloud, int *ex)
 {
 	memset(a, 0, sizeof *a);
 	*ex = EXIT_CONFIG;
+	const char *from_env = env("AZURE_CLOUD");
+	a->cloud = cloud_find(cloud ? cloud : from_env ? from_env : "AzurePublicCloud");
+	a->cloud_fixed = cloud || from_env;
+	if (!a->cloud) {
+		warnx_("%s: '%s' is not a cloud (%s)", cloud ? "--cloud" : "AZURE_CLOUD",
+		       cloud ? cloud : from_env, CLOUD_NAMES);
+		return -1;
+	}
 	if (pick(a, ex) < 0) {
 		if (a->cert_ex)
 			*ex = a->cert_ex;
 		auth_free(a);
 		return -1;
 	}
-	const char *login = env("AZURE_AUTHORITY_HOST");
 	const char *imds = env("LEGION_IMDS_ENDPOINT");
-	a->authority = dup_trim_slash(login ? login : AUTH_DEFAULT_LOGIN);
 	a->imds = dup_trim_slash(imds ? imds : DEFAULT_IMDS);
-	a->scope = strdup(AUTH_ARM_RESOURCE ".default");
-	a->resource = strdup(AUTH_ARM_RESOURCE);
-	if (!a->authority || !a->imds || !a->scope || !a->resource) {
+	if (set_endpoints(a) < 0 || !a->imds) {
 		warnx_("out of memory");
 		auth_free(a);
 		*ex = EXIT_SOFTWARE;
@@ -373,7 +453,11 @@ static int msi_absent(struct auth *a, const struct http_resp *r, int *ex)
 	char az[4096];
 	if (a->then_cli && proc_which("az", NULL, az, sizeof az) == 0) {
 		a->kind = AUTH_CLI;
-		if (set_str(&a->tenant, env("AZURE_TENANT_ID")) < 0)
+		if (az_cloud(a) < 0) {
+			*ex = EXIT_CONFIG;
+			return -1;
+		}
+		if (set_str(&a->tenant, env("AZURE_TENANT_ID")) < 0 || set_endpoints(a) < 0)
 			return -1;
 		free(a->client_id);
 		a->client_id = NULL;

@@ -1,8 +1,8 @@
 /*
  * azcli.c: the Azure CLI credential: runs `az account get-access-token` (execve with an
- * argument list, never a shell) and reads its JSON (token, expiry, tenant, subscription).
- * Leaves out logging in (`az login` is the user's), az's active cloud (only Azure's
- * public cloud is known) and every other credential (auth.c).
+ * argument list, never a shell) and reads its JSON (token, expiry, tenant, subscription);
+ * reads az's active cloud from its config file. Leaves out logging in (`az login` is the
+ * user's), clouds registered with `az cloud register` and every other credential (auth.c).
  */
 #include "legion.h"
 
@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -226,5 +227,59 @@ out:
 	buf_free(&err);
 	if (rc == 0)
 		*ex = 0;
+	return rc;
+}
+
+/* The value of key in [section] of INI text p (configparser's "key = value" or
+ * "key: value"; keys in any case) into out; 1 when found. */
+static int ini_get(const char *p, const char *section, const char *key, char *out, size_t n)
+{
+	int in = 0;
+	for (const char *l = p; *l; l += strcspn(l, "\n"), l += *l == '\n') {
+		size_t len = strcspn(l, "\r\n");
+		while (len && (*l == ' ' || *l == '\t'))
+			l++, len--;
+		if (len && *l == '[') {
+			size_t k = strlen(section);
+			in = len >= k + 2 && !strncmp(l + 1, section, k) && l[k + 1] == ']';
+			continue;
+		}
+		size_t kl = strlen(key), eq = strcspn(l, "=:\r\n");
+		if (!in || eq >= len || eq < kl || strncasecmp(l, key, kl) ||
+		    strspn(l + kl, " \t") != eq - kl)
+			continue;
+		const char *v = l + eq + 1;
+		size_t vl = len - eq - 1;
+		while (vl && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			vl--;
+		snprintf(out, n, "%.*s", (int)vl, v);
+		return vl > 0;
+	}
+	return 0;
+}
+
+int azcli_cloud(char *name, size_t n, char *where, size_t wn)
+{
+	/* az's config: AZURE_CONFIG_DIR or ~/.azure, file "config", and knack's environment
+	 * override AZURE_<SECTION>_<OPTION> (azure-cli-core _config.py, _environment.py) */
+	const char *e = getenv("AZURE_CLOUD_NAME"), *dir = getenv("AZURE_CONFIG_DIR");
+	const char *home = getenv("HOME");
+	if (e && *e) {
+		snprintf(name, n, "%s", e);
+		snprintf(where, wn, "AZURE_CLOUD_NAME");
+		return 1;
+	}
+	if (dir && *dir)
+		snprintf(where, wn, "%s/config", dir);
+	else if (home && *home)
+		snprintf(where, wn, "%s/.azure/config", home);
+	else
+		return 0;
+	struct buf b = {.max = 1 << 20};
+	int rc =
+		read_file(where, 1 << 20, &b) == 0 && b.p && ini_get(b.p, "cloud", "name", name, n);
+	buf_free(&b);
 	return rc;
 }

@@ -16,7 +16,7 @@ struct opts {
 	const struct command *cmd; /* legion.c's */
 	const char *backend, *location, *resource_group, *subscription, *master, *name, *image,
 		*klass, *py_files, *jars, *output, *job, *container, *app, *cluster, *subnet,
-		*identity, *storage_auth;
+		*identity, *storage_auth, *cloud;
 	const char *subnets, *security_groups, *execution_role; /* fargate */
 	int keep_logs;                                          /* fargate */
 	long long num_executors, executor_cores, executor_mem_mb, driver_cores, driver_mem_mb,

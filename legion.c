@@ -75,6 +75,7 @@ enum {
 	O_PRICE_FILE,
 	O_MAX_EXECUTORS,
 	O_MIN_EXECUTORS,
+	O_CLOUD,
 	O_HELP = 'h',
 	O_VERBOSE = 'v',
 	O_OUTPUT = 'o',
@@ -141,6 +142,11 @@ static const struct opt {
 	 C_AZURE,
 	 "ID",
 	 "Azure subscription (default $AZURE_SUBSCRIPTION_ID, else the only one)"},
+	{{"cloud", required_argument, 0, O_CLOUD},
+	 C_AZURE,
+	 "NAME",
+	 "AzurePublicCloud, AzureUSGovernment or AzureChinaCloud (aci; default $AZURE_CLOUD, "
+	 "else az's active cloud with the Azure CLI credential, else AzurePublicCloud)"},
 	{{"master", required_argument, 0, O_MASTER},
 	 C_SUBMIT,
 	 "CLUSTER",
@@ -416,6 +422,11 @@ static int set_opt(struct opts *o, int c, const char *name, const char *a, int a
 	case O_LOCATION: o->location = a; break;
 	case O_RESOURCE_GROUP: o->resource_group = a; break;
 	case O_SUBSCRIPTION: o->subscription = a; break;
+	case O_CLOUD:
+		if (!cloud_find(a))
+			return bad(o, "--cloud: '%s' is not a cloud (" CLOUD_NAMES ")", a);
+		o->cloud = a;
+		break;
 	case O_MASTER: o->master = a; break;
 	case O_KEEP_ALIVE:
 		if (!a && argv && optind < argc &&

@@ -261,8 +261,20 @@ void http_hold_end(void);
 
 /* ---- auth.c, azcli.c, jwt.c: Entra ID tokens ---------------------------------------- */
 
-#define AUTH_DEFAULT_LOGIN "https://login.microsoftonline.com"
-#define AUTH_ARM_RESOURCE "https://management.azure.com/"
+/* One Azure cloud (auth.c's table): where Entra ID and ARM are, the audience of ARM's
+ * tokens, and the DNS suffix of ACI's public names (LABEL.REGION.aci_dns). */
+struct cloud {
+	const char *name;     /* AzurePublicCloud, AzureUSGovernment, AzureChinaCloud */
+	const char *az_name;  /* what `az cloud set` records in the CLI's config */
+	const char *login;    /* Entra ID's authority host */
+	const char *arm;      /* ARM's endpoint (no trailing slash) */
+	const char *resource; /* ARM's token audience; + ".default" is the v2.0 scope */
+	const char *aci_dns;  /* ACI's public DNS suffix */
+};
+/* The cloud named (its name or the az CLI's, any case), or NULL. */
+const struct cloud *cloud_find(const char *name);
+/* "AzurePublicCloud, AzureUSGovernment, AzureChinaCloud": for messages. */
+#define CLOUD_NAMES "AzurePublicCloud, AzureUSGovernment, AzureChinaCloud"
 
 /* Where credentials came from and the current token. Zero-initialise; free with
  * auth_free. */
@@ -281,6 +293,8 @@ struct auth {
 	char *assertion;                   /* during a token request only; owned */
 	struct auth_cert *cert;            /* certificate: cert.c's, owned */
 	int cert_ex;                       /* why cert_load failed (exit code) */
+	const struct cloud *cloud;         /* the table's, never NULL after auth_init */
+	int cloud_fixed;                   /* --cloud or AZURE_CLOUD chose it (not az's) */
 };
 /* The credentials, in DefaultAzureCredential's order; LEGION_CREDENTIAL spells them as
  * auth_kind_name does: secret, certificate, workload, msi, cli. */
@@ -289,9 +303,12 @@ const char *auth_kind_name(int kind);
 /* Picks the credential from the environment: LEGION_CREDENTIAL's, else the first
  * configured of AZURE_CLIENT_ID/SECRET/TENANT_ID (or the seed's APP_ID/PASSWORD/
  * TENANT_ID), a certificate, a workload identity, else managed identity and then the
- * Azure CLI (decided by the first auth_token). Returns 0, or -1 with *exit_code =
- * EXIT_CONFIG when a credential is half set or LEGION_CREDENTIAL is unknown. */
-int auth_init(struct auth *a, int *exit_code);
+ * Azure CLI (decided by the first auth_token). The cloud: cloud (--cloud's name, checked
+ * by the caller with cloud_find), else AZURE_CLOUD, else the Azure CLI's active cloud
+ * when az is the credential, else Azure's public cloud; AZURE_AUTHORITY_HOST still
+ * overrides its login host. Returns 0, or -1 with *exit_code = EXIT_CONFIG when a
+ * credential is half set, LEGION_CREDENTIAL or the cloud is unknown. */
+int auth_init(struct auth *a, const char *cloud, int *exit_code);
 /* A valid token (cached; refreshed when within 5 minutes of expiry). Not owned: valid
  * until the next auth_* call. NULL on failure with *exit_code set (EXIT_NOPERM when the
  * credential was refused, EXIT_CONFIG when there is none, EXIT_UNAVAIL / EXIT_TEMPFAIL
@@ -310,6 +327,10 @@ void entra_explain(struct http_resp *resp);
  * expiry, tenant and subscription into a. 0, or -1 with a message and *exit_code
  * (EXIT_CONFIG: no az, or not logged in; EXIT_UNAVAIL: it failed or said nonsense). */
 int azcli_token(struct auth *a, int *exit_code);
+/* The Azure CLI's active cloud as az records it (AZURE_CLOUD_NAME, else [cloud] name in
+ * $AZURE_CONFIG_DIR/config or ~/.azure/config) into name, and the file into where: 1,
+ * or 0 when az records none (its default, the public cloud). */
+int azcli_cloud(char *name, size_t n, char *where, size_t wn);
 
 /* cert.c: the certificate and RSA key (PKCS#1 or PKCS#8) in the PEM file at path,
  * checked to match each other and to be valid now. Owned (cert_free); NULL with a
@@ -389,6 +410,7 @@ int group_tags_json(struct group *g, const struct json *j, int obj);
 struct backend_cfg {
 	const char *location;                      /* region, or NULL: the backend's default */
 	const char *resource_group, *subscription; /* aci */
+	const char *cloud; /* aci: --cloud (checked), or NULL: AZURE_CLOUD, az's, public */
 	/* aci: every group on this subnet (a Microsoft.Network subnet resource id: private
 	 * addresses only, no DNS label), and pulling through this user-assigned identity
 	 * (a Microsoft.ManagedIdentity resource id); NULL for neither. Registry passwords

@@ -18,6 +18,7 @@ int open_backend(const struct opts *o, struct backend *be, int *ex)
 		.location = o->location,
 		.resource_group = o->resource_group,
 		.subscription = o->subscription,
+		.cloud = o->cloud,
 		.subnet = o->subnet,
 		.identity = o->identity,
 		.parallel = (int)o->parallel,
@@ -165,7 +166,7 @@ int cmd_auth(struct opts *o)
 	int ex;
 	if (!strcmp(o->backend, "fargate"))
 		return fargate_auth(o->location);
-	if (auth_init(&a, &ex) < 0)
+	if (auth_init(&a, o->cloud, &ex) < 0)
 		return ex;
 	const char *tok = auth_token(&a, &ex);
 	if (tok) {
@@ -183,6 +184,7 @@ int cmd_auth(struct opts *o)
 		       : a.kind == AUTH_CLI ? NULL
 					    : a.authority);
 		jw_int(&w, "expiresIn", (a.expires_ms - now_ms()) / 1000);
+		jw_str(&w, "cloud", a.cloud->name);
 		jw_end(&w);
 		char *doc = jw_finish(&w, NULL);
 		if (doc)

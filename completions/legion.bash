@@ -9,7 +9,7 @@ _legion_commands="submit deploy-master status logs delete gc auth ui version hel
 # The options of a command; those taking a value end in '='.
 _legion_options() {
 	local any="--config= -v --verbose -h --help"
-	local azure="--backend= --location= --resource-group= --subscription="
+	local azure="--backend= --location= --resource-group= --subscription= --cloud="
 	case $1 in
 	submit)
 		echo "$azure --num-executors= --executor-cores= --executor-memory=" \
@@ -31,7 +31,7 @@ _legion_options() {
 	logs) echo "$azure --job= --container= --tail= --follow $any" ;;
 	delete) echo "$azure --parallel= --keep-logs $any" ;;
 	gc) echo "$azure --parallel= --older-than= --keep-logs --dry-run $any" ;;
-	auth) echo "--backend= --location= --subscription= $any" ;;
+	auth) echo "--backend= --location= --subscription= --cloud= $any" ;;
 	ui) echo "--port= $any" ;;
 	esac
 }

@@ -25,6 +25,7 @@ teardown_file() {
 
 setup() {
 	: >"$FAKE_AZURE_LOG"
+	unset AZURE_CLOUD AZURE_CLOUD_NAME AZURE_CONFIG_DIR # the cloud: the public one
 	TOKEN_PATH=/$FAKE_AZURE_TENANT/oauth2/v2.0/token
 	# managed identity must not answer unless a test asks for it
 	export LEGION_IMDS_ENDPOINT=http://127.0.0.1:$(free_port)
@@ -32,7 +33,7 @@ setup() {
 
 teardown() {
 	fake_azure_faults '{}' >/dev/null
-	fake_azure_config '{"token_lifetime":3599}' >/dev/null
+	fake_azure_config '{"token_lifetime":3599,"cloud":"AzurePublicCloud"}' >/dev/null
 }
 
 # token_requests: how many token requests the emulator has logged.
@@ -61,13 +62,53 @@ show() {
 	echo "stderr: $stderr"
 }
 
+# deploy_reaches_arm [OPTION...]: `legion deploy-master OPTION...` with the credential the environment
+# holds gets the master's container group created by ARM (the emulator runs no container
+# here: legion gives up waiting for its job API after a second, exits 69 and deletes the
+# group), saying which credential it is; meanwhile no command line on the machine holds
+# a secret or a token. SECRETS_FILE: more fixed strings that must not show.
+deploy_reaches_arm() {
+	local out=$BATS_TEST_TMPDIR/deploy pid found scans=0
+	: >"$FAKE_AZURE_LOG"
+	LEGION_MASTER_TIMEOUT=1 "$LEGION" deploy-master --backend aci --image registry.test/legion/spark:test \
+		"$@" >"$out.out" 2>"$out.err" 3>&- &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		# every process: the secrets; this test's own (legion, az): any token (a JWT)
+		found=$(grep -lsF -f "${SECRETS_FILE:-/dev/null}" /proc/[0-9]*/cmdline || true)
+		for p in $(grep -lsF "FAKE_AZURE_URL=$FAKE_AZURE_URL" /proc/[0-9]*/environ || true); do
+			grep -qsE 'eyJ[A-Za-z0-9_-]{8,}\.' "${p%environ}cmdline" && found+=" ${p%environ}cmdline"
+		done
+		[ -z "$found" ] || {
+			for p in $found; do echo "a secret in $p: $(tr '\0' ' ' <"$p")"; done
+			false
+		}
+		scans=$((scans + 1))
+	done
+	local rc=0
+	wait "$pid" || rc=$?
+	echo "deploy-master: exit $rc after $scans scans; stderr:"
+	cat "$out.err"
+	[ "$scans" -ge 1 ]
+	[ "$rc" -eq 69 ]
+	grep -q "legion: unable to reach the master" "$out.err" || grep -q "LEGION_MASTER_TIMEOUT" "$out.err"
+	! grep -q 'eyJ' "$out.out" "$out.err"
+	[ -z "${SECRETS_FILE:-}" ] || ! grep -qF -f "$SECRETS_FILE" "$out.out" "$out.err"
+	# ARM created the group for this identity's token, and nothing refused it
+	jq -se --arg s "/subscriptions/$FAKE_AZURE_SUBSCRIPTION/" '[.[] | select(.method == "PUT" and
+		(.path | startswith($s)) and (.path | test("/containerGroups/legion-[0-9a-f]{8}-master$")))] |
+		length == 1 and .[0].status == 201 and .[0].auth == "Bearer"' "$FAKE_AZURE_LOG"
+	jq -se '[.[] | select(.status == 401 or .status == 403)] | length == 0' "$FAKE_AZURE_LOG"
+}
+
 @test "legion auth with a service principal prints who it is as JSON and exits 0" {
 	run --separate-stderr "$LEGION" auth
 	show
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 	[ "${#lines[@]}" -eq 1 ]
-	[ "$(jq -r 'keys_unsorted | join(",")' <<<"$output")" = "credential,tenant,clientId,user,subscription,authority,expiresIn" ]
+	[ "$(jq -r 'keys_unsorted | join(",")' <<<"$output")" = "credential,tenant,clientId,user,subscription,authority,expiresIn,cloud" ]
+	[ "$(jq -r .cloud <<<"$output")" = AzurePublicCloud ]
 	[ "$(jq -r .credential <<<"$output")" = secret ]
 	[ "$(jq -r .user <<<"$output")" = null ]
 	[ "$(jq -r .subscription <<<"$output")" = "$FAKE_AZURE_SUBSCRIPTION" ]
@@ -81,6 +122,8 @@ show() {
 	jq -se --arg p "$TOKEN_PATH" '[.[] | select(.path == $p)][0] |
 		.method == "POST" and .status == 200 and .body.grant_type == "client_credentials" and
 		.body.scope == "https://management.azure.com/.default"' "$FAKE_AZURE_LOG"
+	SECRETS_FILE=$BATS_FILE_TMPDIR/secret AZURE_CLIENT_ID=$SECRET_CLIENT \
+		AZURE_CLIENT_SECRET=$SECRET_SECRET deploy_reaches_arm
 }
 
 @test "a wrong secret exits 77 with Entra's AADSTS7000215 on one line" {
@@ -188,6 +231,7 @@ show() {
 	# IMDS sends expires_in as a string
 	jq -e '.expiresIn | type == "number" and . > 0 and . <= 3599' <<<"$output"
 	no_secrets
+	LEGION_IMDS_ENDPOINT=$FAKE_AZURE_URL deploy_reaches_arm
 }
 
 @test "-v prints the token request and its answer on stderr, never the secret" {
@@ -294,6 +338,7 @@ no_env_credentials() {
 	no_secrets
 	# az was run with an argument list, exactly this one
 	[ "$(tr '\n' ' ' <"$FAKE_AZ_ARGS")" = "account get-access-token --resource https://management.azure.com/ --output json " ]
+	deploy_reaches_arm
 }
 
 @test "the Azure CLI's token and default subscription reach ARM (legion status --backend aci)" {
@@ -452,6 +497,7 @@ workload_env() {
 	# and ARM takes the token
 	run --separate-stderr "$LEGION" status --backend aci
 	[ "$status" -eq 0 ]
+	deploy_reaches_arm
 }
 
 @test "the token file is read when a token is needed: a rotated file is used" {
@@ -545,6 +591,8 @@ actions_env() {
 	jq -se '[.[] | select(.path == "/_actions/token")] | length == 1 and .[0].status == 200 and
 		.[0].query.audience == "api://AzureADTokenExchange" and .[0].query["api-version"] == "2.0"' "$FAKE_AZURE_LOG"
 	logged 1
+	echo gha-request-token >"$BATS_TEST_TMPDIR/request-token"
+	SECRETS_FILE=$BATS_TEST_TMPDIR/request-token deploy_reaches_arm
 }
 
 @test "on GitHub Actions a refused request token exits 77 and says what permission is needed" {
@@ -601,6 +649,7 @@ cert_env() {
 	run --separate-stderr "$LEGION" status --backend aci
 	show
 	[ "$status" -eq 0 ]
+	deploy_reaches_arm
 }
 
 @test "a certificate with a PKCS#1 key works too" {
@@ -660,4 +709,92 @@ cert_env() {
 	show
 	[ "$status" -eq 78 ]
 	[ "$stderr" = "legion: AZURE_CLIENT_CERTIFICATE_PATH: $AZURE_CLIENT_CERTIFICATE_PATH is not a PEM file with a CERTIFICATE and its PRIVATE KEY" ]
+}
+
+# ---- clouds: --cloud, AZURE_CLOUD, the Azure CLI's active cloud (the emulator plays the
+# cloud its config names: the ARM audience its Entra ID takes, ACI's DNS suffix)
+
+@test "--cloud AzureUSGovernment asks for that cloud's ARM audience and legion auth names the cloud" {
+	fake_azure_config '{"cloud":"AzureUSGovernment"}' >/dev/null
+	run --separate-stderr "$LEGION" auth --cloud AzureUSGovernment
+	show
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '[.credential, .cloud, .authority] | join(" ")' <<<"$output")" = "secret AzureUSGovernment $FAKE_AZURE_URL" ]
+	logged 1
+	jq -se --arg p "$TOKEN_PATH" '[.[] | select(.path == $p)][0].body.scope ==
+		"https://management.usgovcloudapi.net/.default"' "$FAKE_AZURE_LOG"
+	# the cloud's name in any case, as az takes it
+	run --separate-stderr "$LEGION" auth --cloud azureusgovernment
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .cloud <<<"$output")" = AzureUSGovernment ]
+}
+
+@test "AZURE_CLOUD=AzureChinaCloud asks for China's ARM audience: the public cloud's Entra ID refuses it (77, AADSTS500011)" {
+	AZURE_CLOUD=AzureChinaCloud run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 77 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == *"AADSTS500011: The resource principal named https://management.chinacloudapi.cn was not found"* ]]
+	no_secrets
+}
+
+@test "--cloud with a name that is not a cloud exits 64 naming it; AZURE_CLOUD exits 78" {
+	run --separate-stderr "$LEGION" auth --cloud AzureGermanCloud
+	show
+	[ "$status" -eq 64 ]
+	[ "${stderr_lines[0]}" = "legion: auth: --cloud: 'AzureGermanCloud' is not a cloud (AzurePublicCloud, AzureUSGovernment, AzureChinaCloud)" ]
+	run --separate-stderr "$LEGION" status --backend aci --cloud Mars
+	[ "$status" -eq 64 ]
+	AZURE_CLOUD=Mars run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "legion: AZURE_CLOUD: 'Mars' is not a cloud (AzurePublicCloud, AzureUSGovernment, AzureChinaCloud)" ]
+	logged 0
+}
+
+@test "with the Azure CLI credential, az's active cloud (~/.azure/config, AZURE_CONFIG_DIR) picks the resource; --cloud wins" {
+	no_env_credentials
+	mkdir -p "$HOME/.azure"
+	printf '[cloud]\nname = AzureChinaCloud\n\n[core]\noutput = json\n' >"$HOME/.azure/config"
+	run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '[.credential, .cloud] | join(" ")' <<<"$output")" = "cli AzureChinaCloud" ]
+	[ "$(tr '\n' ' ' <"$FAKE_AZ_ARGS")" = "account get-access-token --resource https://management.chinacloudapi.cn/ --output json " ]
+	# `az cloud set` elsewhere: AZURE_CONFIG_DIR, as az reads it
+	mkdir -p "$BATS_TEST_TMPDIR/az"
+	printf '[cloud]\nname=AzureUSGovernment\n' >"$BATS_TEST_TMPDIR/az/config"
+	AZURE_CONFIG_DIR=$BATS_TEST_TMPDIR/az run --separate-stderr "$LEGION" auth
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .cloud <<<"$output")" = AzureUSGovernment ]
+	grep -qx https://management.usgovcloudapi.net/ "$FAKE_AZ_ARGS"
+	# the public cloud as az spells it
+	printf '[cloud]\nname = AzureCloud\n' >"$HOME/.azure/config"
+	run --separate-stderr "$LEGION" auth
+	[ "$(jq -r .cloud <<<"$output")" = AzurePublicCloud ]
+	# --cloud and AZURE_CLOUD win over az's
+	printf '[cloud]\nname = AzureChinaCloud\n' >"$HOME/.azure/config"
+	run --separate-stderr "$LEGION" auth --cloud AzurePublicCloud
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .cloud <<<"$output")" = AzurePublicCloud ]
+	grep -qx https://management.azure.com/ "$FAKE_AZ_ARGS"
+}
+
+@test "an az cloud legion does not know (az cloud register) exits 78 naming it and the file" {
+	no_env_credentials
+	mkdir -p "$HOME/.azure"
+	printf '[cloud]\nname = MyAzureStack\n' >"$HOME/.azure/config"
+	LEGION_CREDENTIAL=cli run --separate-stderr "$LEGION" auth
+	show
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "legion: the Azure CLI's active cloud 'MyAzureStack' ($HOME/.azure/config) is not one legion knows (AzurePublicCloud, AzureUSGovernment, AzureChinaCloud): give --cloud or AZURE_CLOUD" ]
+	[ ! -e "$FAKE_AZ_ARGS" ]
+}
+
+@test "deploy-master --cloud AzureChinaCloud: the master names itself with China's ACI DNS suffix" {
+	fake_azure_config '{"cloud":"AzureChinaCloud"}' >/dev/null
+	deploy_reaches_arm --cloud AzureChinaCloud --location chinaeast2
+	jq -se '[.[] | select(.method == "PUT" and (.path | test("/containerGroups/")))][0].body.properties |
+		(.containers[0].properties.environmentVariables | map(select(.name == "LEGION_HOST"))[0].value) ==
+		"\(.ipAddress.dnsNameLabel).chinaeast2.azurecontainer.console.azure.cn"' "$FAKE_AZURE_LOG"
 }

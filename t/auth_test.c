@@ -24,7 +24,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!check(http_init() == 0, "http_init"))
 		goto out;
-	int rc = auth_init(&a, &ex);
+	int rc = auth_init(&a, NULL, &ex);
 	if (!check(rc == 0 && ex == 0 && a.kind == AUTH_SECRET,
 		   "auth_init picks the client secret from the environment (exit code %d)", ex))
 		goto out_http;
