@@ -34,11 +34,12 @@ static int account_ok(const char *s)
 	return n >= 3 && n <= 24 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") == n;
 }
 
-/* The credential of sp: the CLI's own service principal with a client secret. */
-static int find_sp(struct storage *st)
+/* The credential of sp: the CLI's own service principal with a client secret, at the
+ * login host of the CLI's cloud. */
+static int find_sp(const struct opts *o, struct storage *st)
 {
 	int ex = 0;
-	if (auth_init(&st->a, &ex) < 0)
+	if (auth_init(&st->a, o->cloud, &ex) < 0)
 		return ex;
 	if (st->a.kind != AUTH_SECRET) {
 		warnx_("--storage-auth sp: no service principal with a client secret (set "
@@ -103,7 +104,9 @@ static int resolve(const struct opts *o, struct storage *st)
 		       "AZURE_STORAGE_ACCOUNT_KEY (the account's access key)");
 		return EXIT_CONFIG;
 	}
-	return st->mode == STORAGE_SP ? find_sp(st) : st->mode == STORAGE_MSI ? find_msi(o, st) : 0;
+	return st->mode == STORAGE_SP    ? find_sp(o, st)
+	       : st->mode == STORAGE_MSI ? find_msi(o, st)
+					 : 0;
 }
 
 int storage_check(const struct opts *o)
