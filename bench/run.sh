@@ -76,6 +76,7 @@ fi
 if [ -x helpers/legion-jobd ] && [ -f bench/startup.sh ]; then
 	[ -f "$HOME/.cache/legion/cds/master.ok" ] || make -s cds >&2
 	bash bench/startup.sh
+	bash bench/aci.sh "${PROVISION_DELAY:-20}"
 fi
 
 # 6. the job API under 1,000 slow connections (issue 9)
