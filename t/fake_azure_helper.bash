@@ -184,3 +184,15 @@ fake_azure_config() { _fake_azure_control POST "${1:-"{}"}" config; }
 fake_azure_fault_stats() { _fake_azure_control GET "" faults; }
 fake_azure_reset() { _fake_azure_control POST "" reset; }
 fake_azure_groups() { _fake_azure_control GET "" groups; }
+
+# fake_azure_start_spark [HELPERS]: the emulator in exec mode with what the image would
+# provide: the helpers (default $ROOT/helpers) on PATH, Spark and its Python from the
+# venv. Starts nothing when the helpers or the venv are missing (the tests then skip).
+fake_azure_start_spark() {
+	local helpers=${1:-$ROOT/helpers} venv=${LEGION_CACHE_VENV}
+	[ -x "$helpers/legion-jobd" ] || return 0
+	SPARK_HOME=$(ls -d "$venv"/lib/python3*/site-packages/pyspark 2>/dev/null | head -n 1)
+	[ -n "$SPARK_HOME" ] || return 0
+	export SPARK_HOME PYSPARK_PYTHON=$venv/bin/python3 PATH=$helpers:$PATH
+	fake_azure_start --exec
+}

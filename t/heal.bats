@@ -12,13 +12,8 @@ load fake_azure_helper
 
 setup_file() {
 	export HELPERS=$(dirname "$LEGION")/helpers # beside the legion under test
-	[ -x "$HELPERS/legion-jobd" ] || return 0
-	local venv=${LEGION_CACHE_VENV}
-	SPARK_HOME=$(ls -d "$venv"/lib/python3*/site-packages/pyspark 2>/dev/null | head -n 1)
-	[ -n "$SPARK_HOME" ] || return 0
-	# what the image would provide: the helpers on PATH, Spark and its Python
-	export SPARK_HOME PYSPARK_PYTHON=$venv/bin/python3 PATH=$HELPERS:$PATH
-	fake_azure_start --exec
+	fake_azure_start_spark "$HELPERS"
+	[ -n "${FAKE_AZURE_PID:-}" ] || return 0
 	cat >"$BATS_FILE_TMPDIR/squares.py" <<-'EOF'
 		# sum of squares over many short tasks: long enough to lose a container mid-job
 		import sys, time

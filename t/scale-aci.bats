@@ -9,12 +9,7 @@ load test_helper
 load fake_azure_helper
 
 setup_file() {
-	[ -x "$ROOT/helpers/legion-jobd" ] || return 0
-	local venv=${LEGION_CACHE_VENV}
-	SPARK_HOME=$(ls -d "$venv"/lib/python3*/site-packages/pyspark 2>/dev/null | head -n 1)
-	[ -n "$SPARK_HOME" ] || return 0
-	export SPARK_HOME PYSPARK_PYTHON=$venv/bin/python3 PATH=$ROOT/helpers:$PATH
-	fake_azure_start --exec
+	fake_azure_start_spark
 }
 
 teardown_file() {
