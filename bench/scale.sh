@@ -17,29 +17,14 @@ export LEGION_CACHE_VENV=$VENV
 work=$(mktemp -d)
 export LEGION_HOME=$work/home
 trap 'rm -rf "$work"' EXIT
-cat >"$work/phases.py" <<'PY'
-import gc, sys, time
-from pyspark.sql import SparkSession
-spark = SparkSession.builder.appName("phases").getOrCreate()
-sc = spark.sparkContext
-def wide(tag):
-    r = (sc.parallelize(range(8000), 16).map(lambda x: (time.sleep(0.005), (x % 10, 1))[1])
-         .reduceByKey(lambda a, b: a + b, 4))
-    print(tag, sum(v for _, v in r.collect()), flush=True)
-    del r
-wide("phase1")
-gc.collect()
-time.sleep(float(sys.argv[1]))
-wide("phase2")
-spark.stop()
-PY
+cp "$(dirname "$0")/../t/fixtures/phases.py" "$work/phases.py"
 run() { # NAME ARGS...: one submit; prints "NAME worker-seconds wall"
 	local name=$1 t0 t1 ws
 	shift
 	t0=$(date +%s.%N)
 	timeout 900 "$LEGION" submit --force --executor-memory 512m --idle-timeout 120 \
 		--conf spark.dynamicAllocation.executorIdleTimeout=10s \
-		--conf spark.cleaner.periodicGC.interval=5s "$@" "$work/phases.py" "$PAUSE" \
+		--conf spark.cleaner.periodicGC.interval=5s "$@" "$work/phases.py" "$PAUSE" 8000 16 0.005 \
 		>"$work/$name.out" 2>"$work/$name.err"
 	t1=$(date +%s.%N)
 	[ "$(cat "$work/$name.out")" = "$(printf 'phase1 8000\nphase2 8000')" ] || {

@@ -21,22 +21,7 @@ setup() {
 	fake_azure_reset >/dev/null
 	cd "$BATS_TEST_TMPDIR"
 	export LEGION_IMAGE=registry.test/legion/spark:test
-	cat >phases.py <<'PY'
-import gc, sys, time
-from pyspark.sql import SparkSession
-spark = SparkSession.builder.appName("phases").getOrCreate()
-sc = spark.sparkContext
-def wide(tag):
-    r = (sc.parallelize(range(4000), 8).map(lambda x: (time.sleep(0.002), (x % 10, 1))[1])
-         .reduceByKey(lambda a, b: a + b, 4))
-    print(tag, sum(v for _, v in r.collect()), flush=True)
-    del r
-wide("phase1")
-gc.collect()
-time.sleep(float(sys.argv[1]))
-wide("phase2")
-spark.stop()
-PY
+	cp "$ROOT/t/fixtures/phases.py" .
 }
 
 worker_puts() { # PUTs of this run's worker groups the emulator saw

@@ -35,22 +35,7 @@ if d["clusters"]:
 
 # The app: a wide stage, a driver-only pause, a wide stage; each stage's sum is 4000.
 phases_app() {
-	cat >phases.py <<'EOF'
-import gc, sys, time
-from pyspark.sql import SparkSession
-spark = SparkSession.builder.appName("phases").getOrCreate()
-sc = spark.sparkContext
-def wide(tag):
-    r = (sc.parallelize(range(4000), 8).map(lambda x: (time.sleep(0.002), (x % 10, 1))[1])
-         .reduceByKey(lambda a, b: a + b, 4))
-    print(tag, sum(v for _, v in r.collect()), flush=True)
-    del r  # the shuffle is not needed any more: its executors may go
-wide("phase1")
-gc.collect()
-time.sleep(float(sys.argv[1]))
-wide("phase2")
-spark.stop()
-EOF
+	cp "$ROOT/t/fixtures/phases.py" .
 }
 
 @test "--max-executors: workers come for a wide stage, go to none in a driver-only pause, come again; right result; nothing left" {
