@@ -16,7 +16,7 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS="build-essential musl-tools bats jq openssl ca-certificates libjsmn-dev dpkg-dev
       pkg-config libbearssl-dev libcurl4-openssl-dev valgrind hyperfine clang-format
       python3 python3-venv openjdk-17-jre-headless procps iproute2 xz-utils file bc time
-      util-linux curl mandoc zsh"
+      util-linux curl mandoc zsh parallel"
 
 # `make fuzz` only: clang and its libFuzzer and sanitizer runtimes.
 FUZZ_PKGS="clang libclang-rt-14-dev"

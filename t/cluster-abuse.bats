@@ -30,10 +30,10 @@ import time
 from pyspark.sql import SparkSession
 spark = SparkSession.builder.appName("steady").getOrCreate()
 print("started", flush=True)
-print("sum", spark.sparkContext.parallelize(range(4), 2).map(lambda x: time.sleep(20) or x).sum(), flush=True)
+print("sum", spark.sparkContext.parallelize(range(4), 2).map(lambda x: time.sleep(12) or x).sum(), flush=True)
 EOF
 	# the worker stops itself after 30 s without an answer to its heartbeats (every 5 s):
-	# the job runs longer than that under attack
+	# the job (four 12 s tasks on one core) runs longer than that under attack
 	legion submit --num-executors 1 --executor-memory 512m steady.py >job.out 2>job.err &
 	cli=$!
 	WAIT_FOR_TIMEOUT=120 wait_for grep -q '^started$' job.out
