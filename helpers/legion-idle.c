@@ -2,7 +2,8 @@
  * helpers/legion-idle: runs PROG (the Spark worker) in its own process group, heartbeats
  * to the master's job daemon, watches the worker's executors on its JSON page, and
  * stops PROG when it has been idle too long, when the master says stop, or when the
- * master has been unreachable too long. Leaves out registration (legion-register)
+ * master has been unreachable too long; on a signal or the master's stop, it first
+ * decommissions the Spark worker (SIGPWR). Leaves out registration (legion-register)
  * and Spark's own configuration (legion-worker writes it).
  *
  * Exit codes: 0 stopped on purpose (idle, told to stop, master unreachable); PROG's own

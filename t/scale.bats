@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # t/scale.bats: --max-executors on the local backend with real Spark: workers come when
 # the driver wants executors and go when Spark releases them (down to none in a
-# driver-only phase), a shuffle still referenced survives scale-in, and the options'
-# usage errors. The worker count is sampled from `legion status` in the background.
+# driver-only phase), a shuffle still referenced survives scale-in, a worker stopped
+# mid-job is decommissioned (its shuffle blocks move), and the options' usage errors.
+# The worker count is sampled from `legion status` in the background.
 
 load test_helper
 
