@@ -3,8 +3,8 @@
  * and the scaler of an attached submit: a thread beside the job's log that reads what
  * the driver wants (its ExecutorAllocationManager gauges, through the job API's proxy of
  * the driver's UI), creates worker groups for the difference in one fan-out, deletes
- * workers whose executor Spark released, and keeps each group's lifetime for the cost
- * and worker-seconds lines. Leaves out the run's lifecycle (submit.c), how a worker
+ * workers whose executor Spark released (by the Spark master's view), and keeps each
+ * group's lifetime for the cost and worker-seconds lines. Leaves out the run's lifecycle (submit.c), how a worker
  * group looks (submit.c's worker_group) and where containers run (backends); a detached
  * cluster is not scaled (README: scaling).
  */
