@@ -3,8 +3,8 @@
  * and the scaler of an attached submit: a thread beside the job's log that reads what
  * the driver wants (its ExecutorAllocationManager gauges, through the job API's proxy of
  * the driver's UI), creates worker groups for the difference in one fan-out, deletes
- * workers whose executor Spark released, and keeps each group's lifetime for the cost
- * and worker-seconds lines. Leaves out the run's lifecycle (submit.c), how a worker
+ * workers whose executor Spark released (by the Spark master's view), and keeps each
+ * group's lifetime for the cost and worker-seconds lines. Leaves out the run's lifecycle (submit.c), how a worker
  * group looks (submit.c's worker_group) and where containers run (backends); a detached
  * cluster is not scaled (README: scaling).
  */
@@ -71,7 +71,17 @@ void scale_conf(struct jw *w, const struct opts *o)
 	jw_str(w, "spark.dynamicAllocation.shuffleTracking.enabled", "true");
 	/* a shuffle no job references any more is forgotten at the driver's next GC, and
 	 * only then its executors may go: Spark's default waits up to 30 min for it */
-	jw_str(w, "spark.cleaner.periodicGC.interval", "60s");
+	jw_str(w, "spark.cleaner.periodicGC.interval", "15s");
+	/* an idle executor goes after 15 s, not Spark's 60: its worker is billed until then
+	 * (bench/scale.sh) */
+	jw_str(w, "spark.dynamicAllocation.executorIdleTimeout", "15s");
+	/* an executor Spark releases, or one on a worker being stopped (legion-idle sends
+	 * the Spark worker SIGPWR first), hands its cached and shuffle blocks to the others
+	 * before it exits */
+	jw_str(w, "spark.decommission.enabled", "true");
+	jw_str(w, "spark.storage.decommission.enabled", "true");
+	jw_str(w, "spark.storage.decommission.shuffleBlocks.enabled", "true");
+	jw_str(w, "spark.storage.decommission.rddBlocks.enabled", "true");
 	snprintf(v, sizeof v, "%lld", o->min_executors);
 	jw_str(w, "spark.dynamicAllocation.minExecutors", v);
 	snprintf(v, sizeof v, "%lld", o->max_executors);
@@ -169,28 +179,59 @@ static struct sworker *find(struct scale *s, const char *name)
 	return NULL;
 }
 
-/* The executors each registered worker of this run reports (the job daemon's
- * /v1/status): idle counts go up for those with none, back to 0 for the others. */
+/* Whether the Spark master's live worker at host runs an executor (cores in use), in
+ * its /json/ document mj: 1, 0, or -1 when the master does not list it. */
+static int master_busy(const struct json *mj, const char *host)
+{
+	int ws = mj->t ? json_get(mj, 0, "workers") : -1, found = -1;
+	for (int k = 0; ws >= 0 && k < mj->t[ws].size; k++) {
+		int e = json_at(mj, ws, k);
+		long long used = 0;
+		if (json_eq(mj, json_get(mj, e, "host"), host) != 1 ||
+		    json_eq(mj, json_get(mj, e, "state"), "ALIVE") != 1 ||
+		    json_int(mj, json_get(mj, e, "coresused"), &used) < 0)
+			continue;
+		if (used > 0)
+			return 1;
+		found = 0;
+	}
+	return found;
+}
+
+/* Which workers of this run have no executor: the Spark master's own view (its /json/
+ * through the job API, current the moment Spark releases an executor), else what the
+ * worker's agent last reported (the job daemon's /v1/status, up to a heartbeat old).
+ * Idle counts go up for those with none, back to 0 for the others. */
 static void observe(struct scale *s)
 {
-	struct http_resp r = {0};
-	struct json j = {0};
+	struct http_resp r = {0}, mr = {0};
+	struct json j = {0}, mj = {0};
+	if (cluster_call(s->c, "GET", "/v1/ui/master/json/", NULL, 0, 1, 5000, &mr) < 0 ||
+	    mr.status != 200 || json_parse(&mj, mr.body.p, mr.body.len, NULL) != 0)
+		json_free(&mj); /* then only the agents' reports */
 	if (cluster_call(s->c, "GET", "/v1/status", NULL, 0, 1, 5000, &r) == 0 && r.status == 200 &&
 	    json_parse(&j, r.body.p, r.body.len, NULL) == 0) {
 		int ws = json_get(&j, 0, "workers");
 		for (int k = 0; ws >= 0 && k < j.t[ws].size; k++) {
 			int e = json_at(&j, ws, k);
-			char name[128];
+			char name[128], host[256];
 			long long ex = -1;
 			struct sworker *w;
 			if (json_strcpy(&j, json_get(&j, e, "name"), name, sizeof name) < 0 ||
 			    !(w = find(s, name)))
 				continue;
 			json_int(&j, json_get(&j, e, "executors"), &ex);
-			w->idle = ex == 0 ? w->idle + 1 : 0;
+			int busy = json_strcpy(&j, json_get(&j, e, "host"), host, sizeof host) < 0
+					   ? -1
+					   : master_busy(&mj, host);
+			if (busy < 0)
+				busy = ex != 0;
+			w->idle = busy ? 0 : w->idle + 1;
 		}
 	}
+	json_free(&mj);
 	json_free(&j);
+	http_resp_free(&mr);
 	http_resp_free(&r);
 }
 

@@ -4,8 +4,12 @@
 # stage) runs twice, one after the other: `--max-executors 4 --min-executors 0` and
 # `--num-executors 4`. Prints a Markdown table: worker-seconds (legion's own
 # "worker-seconds:" line: the sum over workers of the time each group existed) and the
-# wall time of each submit. Target (issue 13): at least 40% fewer worker-seconds, wall
-# time at most 1.25x. Run it under the machine's test lock:
+# wall time of each submit, with Legion's own defaults for the scaled run (no --conf).
+# Then the scaled run's timeline: when each scaling step and each stage's first task
+# came (seconds after the submit began), which shows where its worker-seconds go.
+# Target (issue 13): at least 40% fewer worker-seconds, wall time at most 1.25x. Run it
+# under the machine's test lock (LEGION_CDS_DIR=DIR: class archives of mk/cds.sh, as
+# the image has them):
 #   flock /tmp/legion-test.lock bash bench/scale.sh [PAUSE]   (default 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,16 +27,18 @@ run() { # NAME ARGS...: one submit; prints "NAME worker-seconds wall"
 	shift
 	t0=$(date +%s.%N)
 	timeout 900 "$LEGION" submit --force --executor-memory 512m --idle-timeout 120 \
-		--conf spark.dynamicAllocation.executorIdleTimeout=10s \
-		--conf spark.cleaner.periodicGC.interval=5s "$@" "$work/phases.py" "$PAUSE" 8000 16 0.005 \
-		>"$work/$name.out" 2>"$work/$name.err"
+		"$@" "$work/phases.py" "$PAUSE" 8000 16 0.005 >"$work/$name.out" \
+		2> >(while IFS= read -r l; do
+			printf '%.1f %s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" "$l"
+		done >"$work/$name.err")
 	t1=$(date +%s.%N)
+	sleep 1 # the timestamping loop drains
 	[ "$(cat "$work/$name.out")" = "$(printf 'phase1 8000\nphase2 8000')" ] || {
 		echo "$name: wrong result" >&2
 		cat "$work/$name.out" "$work/$name.err" >&2
 		exit 1
 	}
-	ws=$(sed -n 's/^legion: worker-seconds: \([0-9]*\).*/\1/p' "$work/$name.err")
+	ws=$(sed -n 's/^[0-9.]* legion: worker-seconds: \([0-9]*\).*/\1/p' "$work/$name.err")
 	echo "$name $ws $(echo "$t1 - $t0" | bc)"
 }
 scaled=$(run scaled --max-executors 4 --min-executors 0)
@@ -49,4 +55,11 @@ echo
 awk -v sw="$sw" -v fw="$fw" -v st="$st" -v ft="$ft" 'BEGIN {
 	printf "worker-seconds: %.0f%% fewer (target at least 40%%); wall time: %.2fx (target at most 1.25x)\n",
 		100 * (1 - sw / fw), st / ft }'
-grep '^legion: scaling' "$work/scaled.err" | sed 's/^/    /'
+echo
+echo "timeline of the scaled run (s after the submit began):"
+echo
+# the scaling steps, the first progress line with tasks of each Spark job, the summary
+awk '/ legion: (scaling|worker-seconds)/ { print "    " $0; next }
+	/ legion: job-1 running.*Spark job [0-9]+ stage.*tasks/ {
+		j = $0; sub(/.*Spark job /, "", j); sub(/ .*/, "", j)
+		if (!(j in seen)) { seen[j] = 1; print "    " $0 } }' "$work/scaled.err"

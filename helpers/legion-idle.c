@@ -2,7 +2,8 @@
  * helpers/legion-idle: runs PROG (the Spark worker) in its own process group, heartbeats
  * to the master's job daemon, watches the worker's executors on its JSON page, and
  * stops PROG when it has been idle too long, when the master says stop, or when the
- * master has been unreachable too long. Leaves out registration (legion-register)
+ * master has been unreachable too long; on a signal or the master's stop, it first
+ * decommissions the Spark worker (SIGPWR). Leaves out registration (legion-register)
  * and Spark's own configuration (legion-worker writes it).
  *
  * Exit codes: 0 stopped on purpose (idle, told to stop, master unreachable); PROG's own
@@ -26,6 +27,7 @@ static const char EXITS[] =
 	"      exits by itself; 64 usage; 77 token refused; 78 configuration missing;\n"
 	"      126 / 127 PROG not runnable; 128+N after signal N";
 #define STOP_GRACE_MS 10000
+#define DECOMMISSION_MS 20000 /* the longest a decommissioned worker keeps its executors */
 
 static volatile sig_atomic_t got_signal;
 static volatile sig_atomic_t wake; /* a signal or a child's exit: stop sleeping */
@@ -72,6 +74,28 @@ static int executors(const char *url)
 	json_free(&j);
 	http_resp_free(&r);
 	return n;
+}
+
+/* Spark's graceful stop before the signal that ends the worker: SIGPWR makes the Spark
+ * worker (spark.decommission.enabled, legion-worker's properties) tell the master, which
+ * schedules nothing more on it and has each driver decommission its executors there
+ * (they move their blocks to other executors when the application enables it, then
+ * exit). Waits up to DECOMMISSION_MS while the worker still runs executors. Only a
+ * worker whose page answers gets it: before its JVM has its handler, SIGPWR ends it. */
+static void decommission(pid_t pid, const char *url)
+{
+	int n = executors(url);
+	if (n < 0 || kill(pid, SIGPWR) < 0)
+		return;
+	warnx_("decommissioning the worker (%d executor%s)", n, n == 1 ? "" : "s");
+	long long end = now_ms() + DECOMMISSION_MS;
+	while (n > 0 && now_ms() < end) {
+		sleep_ms(500, NULL);
+		n = executors(url);
+	}
+	if (n > 0)
+		warnx_("the worker still runs %d executor%s after %ds: stopping it anyway", n,
+		       n == 1 ? "" : "s", DECOMMISSION_MS / 1000);
 }
 
 /* What watch() looks after, and what it found. */
@@ -234,11 +258,14 @@ int main(int argc, char **argv)
 	int code = w.code;
 	if (got_signal) {
 		warnx_("got signal %d: stopping %s", (int)got_signal, prog);
+		decommission(pid, wurl);
 		proc_stop_group(pid, got_signal, STOP_GRACE_MS, "the worker");
 		code = EXIT_SIGNALED(got_signal);
 	} else {
 		long long secs = (now_ms() - (strcmp(why, "idle") ? last_ok : last_busy)) / 1000;
 		warnx_("stopping %s: %s (%llds)", prog, why, secs);
+		if (!strcmp(why, "the master says stop"))
+			decommission(pid, wurl);
 		proc_stop_group(pid, SIGTERM, STOP_GRACE_MS, "the worker");
 	}
 	http_cleanup();

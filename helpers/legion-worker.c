@@ -57,6 +57,9 @@ static int write_dir(const char *dir, const char *secret, char *props, char *wor
 	rc = rc < 0 ? rc : agent_prop(&b, "spark.authenticate.secret", secret);
 	rc = rc < 0 ? rc : agent_prop(&b, "spark.network.crypto.enabled", "true");
 	rc = rc < 0 ? rc : agent_prop(&b, "spark.ui.killEnabled", "false");
+	/* SIGPWR (legion-idle, before it stops the worker) decommissions it: the master
+	 * schedules nothing more on it and the drivers move its executors' blocks away */
+	rc = rc < 0 ? rc : agent_prop(&b, "spark.decommission.enabled", "true");
 	/* its UI's links go through the master's (legion ui) */
 	rc = rc < 0 ? rc : agent_prop(&b, "spark.ui.reverseProxy", "true");
 	rc = rc < 0 ? rc : agent_prop(&b, "spark.ui.reverseProxyUrl", UI_MASTER_BASE);

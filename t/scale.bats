@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # t/scale.bats: --max-executors on the local backend with real Spark: workers come when
 # the driver wants executors and go when Spark releases them (down to none in a
-# driver-only phase), a shuffle still referenced survives scale-in, and the options'
-# usage errors. The worker count is sampled from `legion status` in the background.
+# driver-only phase), a shuffle still referenced survives scale-in, a worker stopped
+# mid-job is decommissioned (its shuffle blocks move), and the options' usage errors.
+# The worker count is sampled from `legion status` in the background.
 
 load test_helper
 
@@ -15,7 +16,7 @@ setup() {
 cluster_pids() { # every process that carries the cluster's id in its environment
 	local id=$1 p
 	for p in /proc/[0-9]*; do
-		tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "LEGION_CLUSTER=$id" && echo "${p#/proc/}"
+		tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qx "LEGION_CLUSTER=$id" && echo "${p#/proc/}"
 	done
 	return 0
 }
@@ -96,6 +97,52 @@ EOF
 	grep -q '^legion: scaling to [12] workers\? (Spark wants [12], 0 running)$' <<<"$stderr"
 	# the executors holding the shuffle were not released: no worker went
 	! grep -q '^legion: scaling to 0 workers' <<<"$stderr"
+}
+
+@test "--max-executors: a worker stopped mid-job is decommissioned: its shuffle blocks move, no stage is recomputed" {
+	cat >move.py <<'EOF'
+import os, sys, time
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("move").getOrCreate()
+sc = spark.sparkContext
+maps = sc.accumulator(0)
+def m(x):
+    maps.add(1)
+    return (x % 10, 1)
+r = sc.parallelize(range(2000), 4).map(m).reduceByKey(lambda a, b: a + b, 4)
+print("first", sum(v for _, v in r.collect()), flush=True)
+end = time.time() + 180  # the test stops a worker, then says go
+while not os.path.exists(sys.argv[1]) and time.time() < end:
+    time.sleep(0.2)
+print("again", sum(v for _, v in r.collect()), "maps", maps.value, flush=True)
+spark.stop()
+EOF
+	timeout 400 legion submit --force --min-executors 2 --max-executors 2 \
+		--executor-memory 512m --idle-timeout 120 move.py "$PWD/GO" >out 2>err &
+	local submit=$!
+	wait_for -t 300 grep -q '^first 2000$' out
+	# the first worker's agent gets what a platform sends a container it stops
+	local id w pid p
+	id=$(cluster_of err)
+	for p in $(cluster_pids "$id"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = legion-idle ] || continue
+		w=$(tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | sed -n 's/^LEGION_WORKER_NAME=//p')
+		[[ $w == *-w1 ]] && pid=$p && break
+	done
+	[ -n "$pid" ]
+	kill -TERM "$pid"
+	gone() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat"; }
+	wait_for -t 60 gone "$pid"
+	# its log, before the run's end deletes the group
+	grep -i 'decommission' "$LEGION_HOME/groups/$w/log" | cut -c1-200 >decommission.log
+	cat decommission.log
+	touch GO
+	wait "$submit" || { cat err; false; }
+	grep '^legion:' err
+	# the second action read the blocks the stopped worker's executor had moved away
+	[ "$(cat out)" = "$(printf 'first 2000\nagain 2000 maps 2000')" ]
+	grep -q '^legion-idle: decommissioning the worker (1 executor)$' decommission.log
+	grep -q 'INFO Worker: Decommission worker ' decommission.log
 }
 
 @test "--max-executors: usage errors name both values (64) before anything starts" {
