@@ -131,8 +131,9 @@ void cost_print(const struct cost *c, const struct price *p, const char *what)
 		"%s: cost: %s (%d container group%s, %.0f s): %.1f vCPU-seconds, %.1f "
 		"GB-seconds",
 		progname, what, c->groups, c->groups == 1 ? "" : "s", c->secs, c->vcpu_s, c->gb_s);
-	if (p && p->found)
-		fprintf(stderr, "; about %.4f %s at %s's %s prices",
-			c->vcpu_s * p->vcpu_s + c->gb_s * p->gb_s, p->currency, p->file, p->region);
+	double m = p && p->found ? c->vcpu_s * p->vcpu_s + c->gb_s * p->gb_s : 0;
+	if (p && p->found) /* a short run at real prices is a fraction of a cent */
+		fprintf(stderr, "; about %.*f %s at %s's %s prices", m >= 0.01 ? 4 : 6, m,
+			p->currency, p->file, p->region);
 	fputc('\n', stderr);
 }

@@ -29,7 +29,8 @@ region, an older vCPU price superseded by a later effectiveStartDate.
 
 Modes for tests (POST /_fake/retail {"mode": ...}): "normal"; "malformed" (200 with a body
 that is not a price list); "500" (every request answers 500); "loop" (the second page's
-NextPageLink points back at the first page).
+NextPageLink points back at the first page); "elsewhere" (NextPageLink names another
+host).
 """
 
 import json
@@ -37,7 +38,7 @@ import re
 import urllib.parse
 
 PAGE = 1000
-MODES = ("normal", "malformed", "500", "loop")
+MODES = ("normal", "malformed", "500", "loop", "elsewhere")
 FILTER_FIELDS = ("armRegionName", "location", "meterId", "meterName", "productId", "skuId",
                  "productName", "skuName", "serviceName", "serviceId", "serviceFamily",
                  "priceType", "armSkuName", "currencyCode")
@@ -166,7 +167,8 @@ class Retail:
             if self.mode == "loop" and skip > 0:
                 more = 0
             params = [(k, v[0]) for k, v in q.items() if k != "$skip"] + [("$skip", str(more))]
-            nxt = "https://%s%s?%s" % (req["host"], req["path"], urllib.parse.urlencode(
+            host = "prices.example.test" if self.mode == "elsewhere" else req["host"]
+            nxt = "https://%s%s?%s" % (host, req["path"], urllib.parse.urlencode(
                 params, quote_via=urllib.parse.quote, safe="$"))
         return self.Resp(200, {"BillingCurrency": "USD", "CustomerEntityId": "Default",
                                "CustomerEntityType": "Retail", "Items": items,
