@@ -270,7 +270,8 @@ static int render(struct fetch *f, const char *source, const char *fetched, stru
 {
 	char lo[16] = "", hi[16] = "";
 	int n = 0;
-	qsort(f->r, (size_t)f->n, sizeof *f->r, cmp_region);
+	if (f->n > 1)
+		qsort(f->r, (size_t)f->n, sizeof *f->r, cmp_region);
 	struct buf rows = {0};
 	for (int i = 0; i < f->n; i++) {
 		struct region_price *r = &f->r[i];
