@@ -19,7 +19,7 @@ LDFLAGS = -static -Wl,--gc-sections -s -L$(DEPS)/lib
 LIBS = -lcurl -lbearssl -lpthread -lm
 
 CORE = util.o json.o http.o
-LEGION_OBJS = legion.o config.o manage.o sparkopts.o storage.o submit.o scale.o progress.o timings.o cost.o status.o ui.o auth.o azcli.o jwt.o cert.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
+LEGION_OBJS = legion.o config.o manage.o sparkopts.o storage.o submit.o scale.o progress.o timings.o cost.o prices.o status.o ui.o auth.o azcli.o jwt.o cert.o cluster.o aci.o arm.o local.o backend.o tls.o proc.o $(CORE)
 LEGION_OBJS += sigv4.o awsauth.o ecs.o fargate.o
 LEGION_OBJS += heal.o
 HELPERS = helpers/legion-master helpers/legion-jobd helpers/legion-register helpers/legion-idle helpers/legion-worker helpers/legion-pydriver

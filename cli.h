@@ -128,6 +128,10 @@ void cost_add(struct cost *c, double cpu, long long memory_mb, long long from_ms
  * for any region) into *p for region. 0 (p->found 0 when no row fits), or 78 after a
  * message naming the file and line. */
 int price_load(const char *path, const char *region, struct price *p);
+/* The default price file, $XDG_CONFIG_HOME/legion/prices (else ~/.config/legion/prices),
+ * into out: 0 when it exists, -1 when not. A file with a "# fetched: DATE" line (legion
+ * prices') older than 90 days gets one warning from price_load, and is still used. */
+int price_default(char *out, size_t n);
 /* "legion: cost: WHAT (N container groups, S s): V vCPU-seconds, G GB-seconds[; about
  * X CUR at FILE's REGION prices]" on stderr; nothing for no groups. */
 void cost_print(const struct cost *c, const struct price *p, const char *what);
@@ -220,6 +224,8 @@ void scale_free(struct scale *s);
 /* status.c: `legion status` and `legion logs`. */
 int cmd_status(const struct opts *o);
 int cmd_logs(const struct opts *o);
+/* prices.c: `legion prices` (README: What a job cost). */
+int cmd_prices(const struct opts *o);
 /* ui.c: `legion ui`. */
 int cmd_ui(const struct opts *o);
 /* manage.c: `legion delete`, `legion gc`, `legion auth` (auth takes o for its backend). */

@@ -13,7 +13,7 @@ static const char *const config_keys[] = {
 	"backend",       "location",       "resource-group",  "subscription",    "image",
 	"num-executors", "executor-cores", "executor-memory", "driver-cores",    "driver-memory",
 	"idle-timeout",  "parallel",       "subnets",         "security-groups", "execution-role",
-	"subnet",        "identity",       "storage-auth",
+	"subnet",        "identity",       "storage-auth",    "price-file",
 };
 
 /* Which config file: --config FILE (or --config=FILE) anywhere on the line, else

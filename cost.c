@@ -1,7 +1,8 @@
 /*
  * cost.c: what a run's container groups held (vCPU-seconds and GB-seconds, from each
- * group's creation to its deletion) and, with a price file, what that comes to. Leaves
- * out when groups are made and deleted (submit.c); Legion ships no prices of its own
+ * group's creation to its deletion) and, with a price file (--price-file, else
+ * ~/.config/legion/prices), what that comes to. Leaves out when groups are made and
+ * deleted (submit.c) and fetching prices (prices.c); Legion ships no prices of its own
  * (README: What a job cost).
  */
 #include "cli.h"
@@ -10,6 +11,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define PRICE_FILE_MAX_AGE_DAYS 90
 
 void cost_add(struct cost *c, double cpu, long long memory_mb, long long from_ms, long long to_ms)
 {
@@ -57,12 +62,41 @@ static int price_line(char *line, const char *region, struct price *p)
 	return 0;
 }
 
+int price_default(char *out, size_t n)
+{
+	const char *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
+	struct stat st;
+	if (x && *x)
+		snprintf(out, n, "%s/legion/prices", x);
+	else if (h && *h)
+		snprintf(out, n, "%s/.config/legion/prices", h);
+	else
+		return -1;
+	return stat(out, &st) == 0 ? 0 : -1;
+}
+
+/* "# fetched: 2026-12-03T06:50:00Z" (legion prices' line): one warning when that is
+ * longer ago than PRICE_FILE_MAX_AGE_DAYS. */
+static void price_age(const char *line, const char *path)
+{
+	struct tm tm = {0};
+	if (sscanf(line, "# fetched: %4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
+		return;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	long long days = ((long long)time(NULL) - (long long)timegm(&tm)) / 86400;
+	if (days > PRICE_FILE_MAX_AGE_DAYS)
+		warnx_("%s: its prices were fetched %lld days ago (%.10s): still used; refresh "
+		       "them with 'legion prices > %s'",
+		       path, days, line + 11, path);
+}
+
 int price_load(const char *path, const char *region, struct price *p)
 {
 	struct buf b = {0};
 	memset(p, 0, sizeof *p);
 	if (read_file(path, 1 << 20, &b) < 0) {
-		warn_("--price-file: unable to read %s", path);
+		warn_("unable to read the price file %s", path);
 		buf_free(&b);
 		return EXIT_CONFIG;
 	}
@@ -72,6 +106,8 @@ int price_load(const char *path, const char *region, struct price *p)
 		if (*next)
 			*next++ = '\0';
 		no++;
+		if (!strncmp(line, "# fetched: ", 11))
+			price_age(line, path);
 		line[strcspn(line, "#\r")] = '\0';
 		if (strspn(line, " \t") == strlen(line))
 			continue;
@@ -95,8 +131,9 @@ void cost_print(const struct cost *c, const struct price *p, const char *what)
 		"%s: cost: %s (%d container group%s, %.0f s): %.1f vCPU-seconds, %.1f "
 		"GB-seconds",
 		progname, what, c->groups, c->groups == 1 ? "" : "s", c->secs, c->vcpu_s, c->gb_s);
-	if (p && p->found)
-		fprintf(stderr, "; about %.4f %s at %s's %s prices",
-			c->vcpu_s * p->vcpu_s + c->gb_s * p->gb_s, p->currency, p->file, p->region);
+	double m = p && p->found ? c->vcpu_s * p->vcpu_s + c->gb_s * p->gb_s : 0;
+	if (p && p->found) /* a short run at real prices is a fraction of a cent */
+		fprintf(stderr, "; about %.*f %s at %s's %s prices", m >= 0.01 ? 4 : 6, m,
+			p->currency, p->file, p->region);
 	fputc('\n', stderr);
 }

@@ -90,7 +90,8 @@ enum {
 #define C_GC 32
 #define C_AUTH 64
 #define C_UI 128
-#define C_ALL 255
+#define C_PRICES 256
+#define C_ALL 511
 #define C_AZURE (C_SUBMIT | C_DEPLOY | C_STATUS | C_LOGS | C_DELETE | C_GC | C_AUTH)
 
 static const struct opt {
@@ -131,7 +132,7 @@ static const struct opt {
 	 "SIZE",
 	 "memory of the driver (default 1g)"},
 	{{"location", required_argument, 0, O_LOCATION},
-	 C_AZURE,
+	 C_AZURE | C_PRICES,
 	 "REGION",
 	 "Azure region (aci; default westus) or AWS region (fargate; default $AWS_REGION)"},
 	{{"resource-group", required_argument, 0, O_RESOURCE_GROUP},
@@ -143,7 +144,7 @@ static const struct opt {
 	 "ID",
 	 "Azure subscription (default $AZURE_SUBSCRIPTION_ID, else the only one)"},
 	{{"cloud", required_argument, 0, O_CLOUD},
-	 C_AZURE,
+	 C_AZURE | C_PRICES,
 	 "NAME",
 	 "AzurePublicCloud, AzureUSGovernment or AzureChinaCloud (aci; default $AZURE_CLOUD, "
 	 "else az's active cloud with the Azure CLI credential, else AzurePublicCloud)"},
@@ -310,6 +311,8 @@ static const struct command {
 	 "check the credentials (Azure; AWS with --backend fargate): print who they are"},
 	{"ui", C_UI, "[OPTIONS] CLUSTER",
 	 "Spark's web UIs of a cluster on http://127.0.0.1, until Ctrl-C"},
+	{"prices", C_PRICES, "[OPTIONS]",
+	 "ACI's prices per region from Azure's Retail Prices API, as a price file on stdout"},
 	{"version", 0, "", "print the version"},
 	{"help", 0, "[COMMAND]", "this help, or a command's"},
 };
@@ -834,6 +837,7 @@ int main(int argc, char **argv)
 	case C_GC: ex = cmd_gc(&o); break;
 	case C_AUTH: ex = cmd_auth(&o); break;
 	case C_UI: ex = cmd_ui(&o); break;
+	case C_PRICES: ex = cmd_prices(&o); break;
 	}
 	http_cleanup();
 	opts_release(&o);

@@ -4,7 +4,7 @@
 # the application. Needs nothing but bash (not the bash-completion package).
 # t/docs.bats checks the option lists below against `legion help COMMAND`.
 
-_legion_commands="submit deploy-master status logs delete gc auth ui version help"
+_legion_commands="submit deploy-master status logs delete gc auth ui prices version help"
 
 # The options of a command; those taking a value end in '='.
 _legion_options() {
@@ -33,6 +33,7 @@ _legion_options() {
 	gc) echo "$azure --parallel= --older-than= --keep-logs --dry-run $any" ;;
 	auth) echo "--backend= --location= --subscription= --cloud= $any" ;;
 	ui) echo "--port= $any" ;;
+	prices) echo "--location= --cloud= $any" ;;
 	esac
 }
 
@@ -96,7 +97,7 @@ _legion() {
 			COMPREPLY=($(compgen -W "$_legion_commands" -- "$cur"))
 		return 0
 		;;
-	submit | deploy-master | status | logs | delete | gc | auth | ui) ;;
+	submit | deploy-master | status | logs | delete | gc | auth | ui | prices) ;;
 	*) return 0 ;;
 	esac
 	local opts

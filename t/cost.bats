@@ -109,3 +109,53 @@ assert abs(v * 0.01 + g * 0.001 - m) < 0.0006, (v, g, m)  # v and g are shown to
 	legion delete "$cluster" 2>/dev/null
 	no_groups_left
 }
+
+@test "the default price file: 'legion prices > ~/.config/legion/prices' once puts an estimate on every aci cost line" {
+	mkdir -p "$XDG_CONFIG_HOME/legion"
+	LEGION_PRICES_URL=$FAKE_AZURE_URL/api/retail/prices legion prices >"$XDG_CONFIG_HOME/legion/prices"
+	run --separate-stderr legion submit --num-executors 1 app.py
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	local line
+	line=$(grep '^legion: cost: ' <<<"$stderr")
+	[[ $line =~ \ ([0-9.]+)\ vCPU-seconds,\ ([0-9.]+)\ GB-seconds\;\ about\ ([0-9.]+)\ USD\ at\ $XDG_CONFIG_HOME/legion/prices\'s\ westus\ prices$ ]]
+	# westus in t/fake_retail.py (made up): 0.05 per vCPU-hour, 0.005 per GB-hour
+	python3 -c 'import sys; v, g, m = map(float, sys.argv[1:])
+want = v * 0.05 / 3600 + g * 0.005 / 3600
+assert abs(want - m) < 0.00006, (v, g, m, want)' "${BASH_REMATCH[@]:1}"
+	# a short run costs less than a cent: the estimate keeps its digits
+	[[ ${BASH_REMATCH[3]} != 0.0000 ]]
+	# no warning: the file is new
+	! grep -q 'days ago' <<<"$stderr"
+}
+
+@test "a price file fetched over 90 days ago: one warning line naming it, and still used" {
+	mkdir -p "$XDG_CONFIG_HOME/legion"
+	printf '# fetched: 2020-01-02T03:04:05Z\nwestus 0.01 0.001 XTS\n' >"$XDG_CONFIG_HOME/legion/prices"
+	run --separate-stderr legion submit --num-executors 1 app.py
+	[ "$status" -eq 0 ]
+	local f=$XDG_CONFIG_HOME/legion/prices
+	[ "$(grep -c 'days ago' <<<"$stderr")" -eq 1 ]
+	[[ $stderr == *"legion: $f: its prices were fetched "[0-9]*" days ago (2020-01-02): still used; refresh them with 'legion prices > $f'"* ]]
+	[[ $(grep '^legion: cost: ' <<<"$stderr") == *" XTS at $f's westus prices" ]]
+}
+
+@test "the config file's price-file, and --price-file over it; a malformed default file is refused (78) before anything starts" {
+	mkdir -p "$XDG_CONFIG_HOME/legion"
+	printf 'eastus 0.02 0.002 XTS\n' >mine
+	printf 'price-file %s/mine\n' "$PWD" >"$XDG_CONFIG_HOME/legion/config"
+	run --separate-stderr legion submit --location eastus --num-executors 1 app.py
+	[ "$status" -eq 0 ]
+	[[ $(grep '^legion: cost: ' <<<"$stderr") == *" XTS at $PWD/mine's eastus prices" ]]
+	printf '* 0.03 0.003 XTS\n' >flag
+	run --separate-stderr legion submit --price-file flag --location eastus --num-executors 1 app.py
+	[ "$status" -eq 0 ]
+	[[ $(grep '^legion: cost: ' <<<"$stderr") == *" XTS at flag's * prices" ]]
+	rm "$XDG_CONFIG_HOME/legion/config"
+	printf 'westus 0.01\n' >"$XDG_CONFIG_HOME/legion/prices"
+	mark_log
+	run --separate-stderr legion submit app.py
+	[ "$status" -eq 78 ]
+	[[ $stderr == "legion: $XDG_CONFIG_HOME/legion/prices:1: not 'region vcpu-second-price gb-second-price currency'"* ]]
+	[ -z "$(fa_log_jq 'select(.method == "PUT")')" ]
+}

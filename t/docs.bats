@@ -97,7 +97,7 @@ complete_zsh() {
 	for c in $cmds; do
 		[ -z "$(options "$c")" ] || withopts+=("$c")
 	done
-	[ "${#withopts[@]}" -eq 8 ]
+	[ "${#withopts[@]}" -eq 9 ]
 	common=$(for c in "${withopts[@]}"; do options "$c" | sort -u; done | sort | uniq -c |
 		awk -v n="${#withopts[@]}" '$1 == n {print $2}')
 	[[ $common == *--help* && $common == *--verbose* ]]
@@ -158,7 +158,7 @@ complete_zsh() {
 	run complete_bash legion sub
 	[ "$output" = "submit " ]
 	run complete_bash legion ""
-	[ "$output" = "auth delete deploy-master gc help logs status submit ui version " ]
+	[ "$output" = "auth delete deploy-master gc help logs prices status submit ui version " ]
 	run complete_bash legion -v de
 	[ "$output" = "delete deploy-master " ]
 	run complete_bash legion submit --back
@@ -198,7 +198,7 @@ complete_zsh() {
 		[ "$got" = "$want" ]
 		n=$((n + 1))
 	done
-	[ "$n" -eq 8 ]
+	[ "$n" -eq 9 ]
 }
 
 @test "bash completion: cluster ids and containers from legion status -o table" {
@@ -263,7 +263,7 @@ complete_zsh() {
 	run complete_zsh "legion status --output "
 	[ "$(echo $output)" = "json table" ]
 	local c want got
-	for c in submit deploy-master status logs delete gc auth; do
+	for c in submit deploy-master status logs delete gc auth prices; do
 		want=$(options "$c" | grep -- '^--' | sort | tr '\n' ' ')
 		got=$(complete_zsh "legion $c --" | grep -- '^--' | sort | tr '\n' ' ')
 		echo "$c: want $want"
