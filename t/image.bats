@@ -144,8 +144,10 @@ stage() {
 
 teardown_file() {
 	[ -n "${CT:-}" ] || return 0
-	podman rm -f -t 0 "$CT-master" "$CT-worker" "$CT-smaster" "$CT-sworker" >/dev/null 2>&1 ||
-		true
+	# --ignore: without it, one name that is missing (a test that did not run) keeps
+	# podman from removing the others
+	podman rm -f -t 0 --ignore "$CT-master" "$CT-worker" "$CT-smaster" "$CT-sworker" \
+		>/dev/null 2>&1 || true
 	local pid
 	pid=$(cat "$IT/azurite.pid" 2>/dev/null) || return 0
 	kill "$pid" 2>/dev/null || true
