@@ -56,6 +56,14 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
 	openjdk-17-jre-headless python3 python3-venv procps ca-certificates >/dev/null \
 	&& rm -rf /var/lib/apt/lists/*
+# The unprivileged user Spark runs as (uid and gid 185, as in Apache Spark's own images), owner
+# of the work directory. The image starts as root only so that the entrypoint can map
+# ACI's public name to the container's address in /etc/hosts (a file the runtime writes
+# at each start, owned by root); the helpers then switch to LEGION_USER for good before
+# they write or run anything (helpers/common.c). LEGION_USER= (empty) keeps root.
+RUN groupadd --system --gid 185 spark \
+	&& useradd --system --uid 185 --gid spark --create-home --shell /usr/sbin/nologin spark \
+	&& mkdir /work && chown spark:spark /work
 # PIP_INDEX, PIP_CA: for pip alone, a PyPI mirror, or the CA bundle of a proxy that
 # intercepts TLS, mounted for the build (`podman build -v HOST.crt:/run/pip-ca.crt:ro
 # --build-arg PIP_CA=/run/pip-ca.crt`, as mk/image.sh does); not kept in the image.
@@ -70,6 +78,7 @@ RUN python3 -m venv /opt/venv \
 	&& ln -s /opt/venv/lib/python3*/site-packages/pyspark /opt/spark
 COPY --from=jars /jars/ /opt/spark/jars/
 ENV SPARK_HOME=/opt/spark \
+	LEGION_USER=spark \
 	PYSPARK_PYTHON=/opt/venv/bin/python3 \
 	JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
 	PATH=/usr/local/bin:/opt/venv/bin:/usr/bin:/bin

@@ -1,7 +1,8 @@
 /*
- * helpers/common.c: what the helpers share: this container's address, the environment
- * handed to Spark (secrets removed), Java properties escaping, and the worker's side
- * of the job API (POST /v1/workers over pinned TLS), the helpers' option parsing.
+ * helpers/common.c: what the helpers share: this container's address (then, as root, the
+ * switch to LEGION_USER), the environment handed to Spark (secrets removed), Java
+ * properties escaping, the worker's side of the job API (POST /v1/workers over pinned
+ * TLS), the helpers' option parsing.
  * Leaves out process control (proc.c).
  */
 #include "helpers.h"
@@ -16,6 +17,7 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +25,8 @@
 #include <unistd.h>
 
 extern char **environ;
+/* <grp.h>'s, declared here: that header's struct group clashes with legion.h's */
+int setgroups(size_t n, const gid_t *groups);
 
 /* Never handed on to Spark, the driver or the user's app. */
 static const char *const secrets[] = {
@@ -119,7 +123,8 @@ static int resolve_local(const char *name, char *addr, size_t addrn)
 	return rc;
 }
 
-int agent_host(char *host, size_t hostn, char *addr, size_t addrn)
+/* agent_host's name and address, and the /etc/hosts line (the step that needs root). */
+static int host_of(char *host, size_t hostn, char *addr, size_t addrn)
 {
 	const char *h = getenv("LEGION_HOST"), *ip = getenv("CONTAINER_IP");
 	struct in_addr in;
@@ -166,6 +171,46 @@ int agent_host(char *host, size_t hostn, char *addr, size_t addrn)
 	if (fd >= 0)
 		close(fd);
 	return 0;
+}
+
+/* As root with LEGION_USER naming another user: that user's group and ids for good, and
+ * its HOME, USER and LOGNAME. 0 also when there is nothing to do; -1 after a message. */
+static int drop_root(void)
+{
+	const char *u = getenv("LEGION_USER");
+	if (geteuid() != 0 || !u || !*u)
+		return 0;
+	const struct passwd *pw = getpwnam(u);
+	if (!pw) {
+		warnx_("fatal: unable to find the user %s (LEGION_USER) in /etc/passwd", u);
+		return -1;
+	}
+	if (pw->pw_uid == 0)
+		return 0;
+	uid_t uid = pw->pw_uid;
+	gid_t gid = pw->pw_gid;
+	if (setenv("HOME", pw->pw_dir, 1) < 0 || setenv("USER", pw->pw_name, 1) < 0 ||
+	    setenv("LOGNAME", pw->pw_name, 1) < 0) {
+		warnx_("fatal: out of memory");
+		return -1;
+	}
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+		warn_("fatal: unable to switch to the user %s (LEGION_USER)", u);
+		return -1;
+	}
+	if (setuid(0) == 0 || geteuid() != uid || getegid() != gid) {
+		warnx_("fatal: unable to give up root for the user %s (LEGION_USER)", u);
+		return -1;
+	}
+	warnx_("running as %s (uid %ld)", u, (long)uid);
+	return 0;
+}
+
+int agent_host(char *host, size_t hostn, char *addr, size_t addrn)
+{
+	if (host_of(host, hostn, addr, addrn) < 0)
+		return -1;
+	return drop_root();
 }
 
 static int is_secret(const char *entry)

@@ -30,7 +30,10 @@
 /* The name peers use to reach this container (LEGION_HOST, else CONTAINER_IP, else
  * the first non-loopback IPv4 interface address) into host, and the IPv4 address to
  * bind into addr. A LEGION_HOST name that resolves to no address of this machine (ACI's
- * public FQDN) is mapped to CONTAINER_IP or the interface address in /etc/hosts. */
+ * public FQDN) is mapped to CONTAINER_IP or the interface address in /etc/hosts. Then,
+ * when run as root with LEGION_USER naming a user (the image's spark), switches to that
+ * user for good (HOME, USER, LOGNAME too): everything after this runs unprivileged.
+ * -1 after a message. */
 int agent_host(char *host, size_t hostn, char *addr, size_t addrn);
 /* The first IPv4 address of name (a literal passes through) into addr. */
 int agent_resolve(const char *name, char *addr, size_t addrn);
