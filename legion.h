@@ -434,6 +434,10 @@ struct backend_ops {
 	/* Creates all n groups (in parallel where it can) and waits until each is
 	 * provisioned (running or ended). On failure, groups it created are deleted. */
 	int (*create)(struct backend *be, struct group *gs, int n, int *ex);
+	/* Optional: the name peers will reach g by, known before g is created (ACI's
+	 * public DNS name) into out; -1 when only its creation tells (--subnet's private
+	 * addresses). NULL for backends whose addresses come with creation. */
+	int (*peer_name)(struct backend *be, const struct group *g, char *out, size_t n);
 	/* Fills *g (observed fields too). BACKEND_FOUND, BACKEND_GONE when the backend
 	 * said it does not exist, BACKEND_FAILED when it could not tell (after retries). */
 	int (*get)(struct backend *be, const char *name, struct group *g, int *ex);

@@ -475,50 +475,131 @@ static int run_teardown(struct run *r, int ex)
 	return ex;
 }
 
-/* Creates a new cluster's master and waits for its job API. */
-static int start_master(struct run *r, int *ex)
+/* A new cluster (id, secrets, TLS identity) and its master's group into *g. */
+static int new_master(struct run *r, struct group *g, int *ex)
 {
-	struct group g;
 	if (cluster_new(&r->c, r->be.ops->name) < 0) {
 		*ex = EXIT_SOFTWARE;
 		return -1;
 	}
 	r->new_cluster = 1;
 	snprintf(cleanup_hint, sizeof cleanup_hint, "legion delete %s\n", r->c.id);
-	if (master_group(r->o, &r->c, &g) < 0) {
+	if (master_group(r->o, &r->c, g) < 0) {
 		warnx_("out of memory");
-		group_free(&g);
 		*ex = EXIT_SOFTWARE;
 		return -1;
 	}
 	fprintf(stderr, "%s: starting cluster %s (%s backend)\n", progname, r->c.id,
 		r->be.ops->name);
 	r->master_ms = now_ms();
-	r->master_cpu = g.cpu;
-	r->master_mb = g.memory_mb;
-	timings_mark("master requested");
-	int rc = r->be.ops->create(&r->be, &g, 1, ex);
-	if (rc == 0) { /* a failed create has deleted what it made */
-		timings_mark("master provisioned");
-		snprintf(r->master, sizeof r->master, "%s", g.name);
-		snprintf(r->c.ip, sizeof r->c.ip, "%s", g.ip ? g.ip : "");
-		struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
-		if (g.fqdn && getaddrinfo(g.fqdn, NULL, &hints, &res) == 0) {
-			freeaddrinfo(res); /* public DNS: what Spark's master advertises (ACI) */
-			snprintf(r->c.host, sizeof r->c.host, "%s", g.fqdn);
-		} else
-			snprintf(r->c.host, sizeof r->c.host, "%s", r->c.ip);
-		if (cluster_save(&r->c) < 0) {
-			*ex = EXIT_CONFIG;
-			rc = -1;
-		}
+	r->master_cpu = g->cpu;
+	r->master_mb = g->memory_mb;
+	return 0;
+}
+
+/* The master's group g was created: this run owns it; where it is into r->c (the name
+ * workers use stays the one they were given, if any), saved. */
+static int master_made(struct run *r, const struct group *g, int *ex)
+{
+	snprintf(r->master, sizeof r->master, "%s", g->name);
+	snprintf(r->c.ip, sizeof r->c.ip, "%s", g->ip ? g->ip : "");
+	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
+	if (r->c.host[0]) {
+		/* announced to the workers before the master existed: theirs stays */
+	} else if (g->fqdn && getaddrinfo(g->fqdn, NULL, &hints, &res) == 0) {
+		freeaddrinfo(res); /* public DNS: what Spark's master advertises (ACI) */
+		snprintf(r->c.host, sizeof r->c.host, "%s", g->fqdn);
+	} else
+		snprintf(r->c.host, sizeof r->c.host, "%s", r->c.ip);
+	if (cluster_save(&r->c) < 0) {
+		*ex = EXIT_CONFIG;
+		return -1;
 	}
-	group_free(&g);
-	if (rc == 0 && wait_master(&r->be, &r->c, r->master, ex) < 0)
-		rc = -1;
-	if (rc == 0)
-		timings_mark("master answered");
-	return rc;
+	return 0;
+}
+
+/* Waits for the job API of the master this run made. */
+static int master_up(struct run *r, int *ex)
+{
+	if (wait_master(&r->be, &r->c, r->master, ex) < 0)
+		return -1;
+	timings_mark("master answered");
+	return 0;
+}
+
+/* Creates the master's group g (new_master's; the caller frees it) alone and waits
+ * for its job API. */
+static int start_master(struct run *r, struct group *g, int *ex)
+{
+	timings_mark("master requested");
+	if (r->be.ops->create(&r->be, g, 1, ex) < 0)
+		return -1; /* a failed create deleted it */
+	timings_mark("master provisioned");
+	if (master_made(r, g, ex) < 0)
+		return -1;
+	return master_up(r, ex);
+}
+
+/* The master's name for its workers when the backend knows it before the master exists
+ * (ACI's public DNS name) into r->c.host; 0 then, and the run starts everything at once. */
+static int master_known(struct run *r, const struct group *g)
+{
+	if (!r->be.ops->peer_name || r->nw == 0 ||
+	    r->be.ops->peer_name(&r->be, g, r->c.host, sizeof r->c.host) < 0) {
+		r->c.host[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* One fan-out for a new cluster's master and the run's nw workers (built from
+ * r->c.host, which names the master before it exists; they register once it answers),
+ * then waits for the master's job API. A failed create deleted all of them; after it,
+ * the run owns them all (run_teardown). */
+static int start_together(struct run *r, struct group *master, int *ex)
+{
+	struct group *gs = calloc((size_t)r->nw + 1, sizeof *gs);
+	if (!gs) {
+		*ex = EXIT_SOFTWARE;
+		return -1;
+	}
+	gs[0] = *master; /* gs owns them during the create, then hands them back */
+	memcpy(gs + 1, r->ws, (size_t)r->nw * sizeof *gs);
+	fprintf(stderr, "%s: starting %d worker%s with the master\n", progname, r->nw,
+		r->nw == 1 ? "" : "s");
+	r->workers_ms = r->master_ms = now_ms();
+	timings_mark("master and %d worker%s requested", r->nw, r->nw == 1 ? "" : "s");
+	int rc = r->be.ops->create(&r->be, gs, r->nw + 1, ex);
+	*master = gs[0];
+	memcpy(r->ws, gs + 1, (size_t)r->nw * sizeof *gs);
+	free(gs);
+	if (rc < 0)
+		return -1;
+	timings_mark("master and workers provisioned");
+	r->nws = r->nw;
+	r->started = 1;
+	if (master_made(r, master, ex) < 0)
+		return -1;
+	return master_up(r, ex);
+}
+
+/* This run's nw workers' groups, built for the cluster in r->c. */
+static int build_workers(struct run *r, int *ex)
+{
+	random_hex(r->tag, 2);
+	snprintf(r->prefix, sizeof r->prefix, "%s-%s-w", r->c.id, r->tag);
+	r->nw = (int)r->o->num_executors;
+	if (!(r->ws = calloc((size_t)r->nw + 1, sizeof *r->ws))) { /* --min-executors 0: none */
+		*ex = EXIT_SOFTWARE;
+		return -1;
+	}
+	for (int i = 0; i < r->nw; i++)
+		if (worker_group(r->o, &r->c, r->tag, i + 1, &r->ws[i]) < 0) {
+			warnx_("out of memory");
+			*ex = EXIT_SOFTWARE;
+			return -1;
+		}
+	return 0;
 }
 
 /* Refuses (-1, *ex) a run the backend's platform cannot hold: the executors' cores
@@ -553,19 +634,28 @@ static int check_capacity(struct run *r, int *ex)
 	return 0;
 }
 
-/* The cluster (new, or --master's) and this run's workers, registered. */
+/* The cluster (new, or --master's) and this run's workers, registered. A new cluster
+ * whose master's name is known up front starts master and workers together
+ * (start_together); otherwise the master first, then the workers. */
 static int run_start(struct run *r, int *ex)
 {
 	const struct opts *o = r->o;
+	struct group mg = {0};
+	int rc = -1, together = 0;
 	if (open_backend(o, &r->be, ex) < 0)
 		return -1;
 	r->opened = 1;
 	if (check_capacity(r, ex) < 0)
 		return -1;
+	if (!(r->body = job_body(o, &r->blen))) {
+		*ex = EXIT_DATAERR;
+		return -1;
+	}
+	r->nw = (int)o->num_executors;
 	if (o->master) {
-		int rc = cluster_load(o->master, &r->c);
-		if (rc != 0) {
-			if (rc > 0)
+		int lrc = cluster_load(o->master, &r->c);
+		if (lrc != 0) {
+			if (lrc > 0)
 				warnx_("no credentials for cluster %s here: it was not "
 				       "deployed from this machine (or was deleted)",
 				       o->master);
@@ -576,37 +666,36 @@ static int run_start(struct run *r, int *ex)
 			 "legion delete %s (the whole cluster; its workers also stop "
 			 "themselves when idle)\n",
 			 r->c.id);
-	} else if (start_master(r, ex) < 0)
-		return -1;
-	if (!(r->body = job_body(o, &r->blen))) {
-		*ex = EXIT_DATAERR;
-		return -1;
+	} else {
+		if (new_master(r, &mg, ex) < 0)
+			goto out;
+		together = master_known(r, &mg) == 0;
+		if (!together && start_master(r, &mg, ex) < 0)
+			goto out;
 	}
-	random_hex(r->tag, 2);
-	snprintf(r->prefix, sizeof r->prefix, "%s-%s-w", r->c.id, r->tag);
-	r->nw = (int)o->num_executors;
-	if (!(r->ws = calloc((size_t)r->nw + 1, sizeof *r->ws))) { /* --min-executors 0: none */
-		*ex = EXIT_SOFTWARE;
-		return -1;
+	if (build_workers(r, ex) < 0)
+		goto out;
+	if (together) {
+		if (start_together(r, &mg, ex) < 0)
+			goto out;
+	} else {
+		fprintf(stderr, "%s: starting %d worker%s\n", progname, r->nw,
+			r->nw == 1 ? "" : "s");
+		r->workers_ms = now_ms();
+		timings_mark("%d worker%s requested", r->nw, r->nw == 1 ? "" : "s");
+		if (r->nw > 0 && r->be.ops->create(&r->be, r->ws, r->nw, ex) < 0)
+			goto out; /* create deleted the workers it made */
+		timings_mark("workers provisioned");
+		r->nws = r->nw;
+		r->started = 1;
 	}
-	for (int i = 0; i < r->nw; i++)
-		if (worker_group(o, &r->c, r->tag, i + 1, &r->ws[i]) < 0) {
-			warnx_("out of memory");
-			*ex = EXIT_SOFTWARE;
-			return -1;
-		}
-	fprintf(stderr, "%s: starting %d worker%s\n", progname, r->nw, r->nw == 1 ? "" : "s");
-	r->workers_ms = now_ms();
-	timings_mark("%d worker%s requested", r->nw, r->nw == 1 ? "" : "s");
-	if (r->nw > 0 && r->be.ops->create(&r->be, r->ws, r->nw, ex) < 0)
-		return -1; /* create deleted the workers it made */
-	timings_mark("workers provisioned");
-	r->nws = r->nw;
-	r->started = 1;
 	if (wait_workers(&r->be, &r->c, r->prefix, r->nw, ex) < 0)
-		return -1;
+		goto out;
 	timings_mark("%d worker%s registered", r->nw, r->nw == 1 ? "" : "s");
-	return 0;
+	rc = 0;
+out:
+	group_free(&mg);
+	return rc;
 }
 
 /* POSTs the job; its id into r->job. */
@@ -758,7 +847,10 @@ int cmd_deploy(const struct opts *o)
 	if (open_backend(o, &r.be, &ex) < 0)
 		return ex;
 	r.opened = 1;
-	if (start_master(&r, &ex) == 0) {
+	struct group mg = {0};
+	int ok = new_master(&r, &mg, &ex) == 0 && start_master(&r, &mg, &ex) == 0;
+	group_free(&mg);
+	if (ok) {
 		struct jw w = {0};
 		struct group g;
 		char ui[300];

@@ -3,8 +3,9 @@
  * /v1/workers over TLS pinned to LEGION_TLS_CERT), retrying with backoff until it
  * answers, then execs the rest of its command line. It gives up after -t seconds, or
  * sooner (-g) when the master is gone: its name no longer resolves or its port refuses
- * connections on every try for that long. Leaves out heartbeats (legion-idle) and
- * anything Spark: it only knows the job API.
+ * connections on every try for that long. A name that has not resolved yet is a master
+ * still being created (workers start with it): only -t bounds that wait. Leaves out
+ * heartbeats (legion-idle) and anything Spark: it only knows the job API.
  *
  * Exit codes: 0 the master answered "stop" (nothing to do); 64 usage; 65 the master
  * refused the registration as malformed; 77 the token was refused; 78 configuration
@@ -38,19 +39,21 @@ static void on_signal(int sig)
 	http_stop = 1;
 }
 
-/* Why the master looks gone after a try without an answer: its name does not resolve,
- * or its port refuses connections (a container that ended, a group deleted). NULL when
- * it may still come (a timeout: the address exists, the daemon may be starting). */
-static const char *master_gone(const struct agent *a)
+/* Why the master looks gone after a try without an answer: its name does not resolve
+ * (once it has: *resolved records that), or its port refuses connections (a container
+ * that ended, a group deleted). NULL when it may still come (a timeout: the address
+ * exists, the daemon may be starting; a name not made yet: its group is being created). */
+static const char *master_gone(const struct agent *a, int *resolved)
 {
 	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
 	char port[16];
 	snprintf(port, sizeof port, "%d", a->port);
 	int rc = getaddrinfo(a->master, port, &hints, &res);
 	if (rc == EAI_NONAME)
-		return "its name does not resolve";
+		return *resolved ? "its name does not resolve" : NULL;
 	if (rc != 0)
 		return NULL; /* no resolver: not proof of anything */
+	*resolved = 1;
 	const char *why = NULL;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd >= 0) {
@@ -78,7 +81,7 @@ static long heartbeat_until(struct agent *a, long long limit, long long gone, in
 			    const char **why)
 {
 	long long end = now_ms() + limit * 1000, wait = 1000, gone_since = -1;
-	int busy = 0;
+	int busy = 0, resolved = 0;
 	long status = 0;
 	for (;;) {
 		long long left = end - now_ms();
@@ -90,7 +93,7 @@ static long heartbeat_until(struct agent *a, long long limit, long long gone, in
 			break;
 		if (http_stop)
 			break;
-		const char *g = status ? NULL : master_gone(a);
+		const char *g = status ? NULL : master_gone(a, &resolved);
 		if (!g)
 			gone_since = -1;
 		else if (gone_since < 0)
@@ -120,7 +123,9 @@ static long heartbeat_until(struct agent *a, long long limit, long long gone, in
 int main(int argc, char **argv)
 {
 	progname = "legion-register";
-	long long port = 7090, limit = 600, gone = 60;
+	/* the CLI waits up to 900 s for a group to be provisioned and 180 s more for the
+	 * master's job API: a worker created with its master waits as long */
+	long long port = 7090, limit = 1200, gone = 60;
 	int opt;
 	opterr = 0; /* our own message, in our own shape */
 	while ((opt = getopt(argc, argv, "+vp:t:g:h")) != -1) {

@@ -174,6 +174,48 @@ group_in_state() { # NAME (or "" for any group) STATE
 	not grep -qF -- "$STORAGE_KEY" "$FAKE_AZURE_LOG"
 }
 
+@test "submit asks for the master and its workers at once: their PUTs come before the master is provisioned, naming it by its public name" {
+	fake_azure_config '{"provision_delay": 3}' >/dev/null
+	run --separate-stderr legion submit --num-executors 2 --keep-alive true "$APP"
+	[ "$status" -eq 0 ]
+	[ "$output" = "stub job job-1: app=app.py args=" ]
+	cluster=$(cluster_of <(echo "$stderr"))
+	fake_azure_arm GET "/subscriptions/$FAKE_AZURE_SUBSCRIPTION/resourceGroups/legion/providers/Microsoft.ContainerInstance/containerGroups/$cluster-master?api-version=2023-05-01"
+	[ "$FA_STATUS" = 200 ]
+	# when the emulator provisioned the master and started its container
+	started=$(jq -r '.properties.containers[0].properties.instanceView.currentState.startTime' "$FA_BODY")
+	fqdn=$(jq -r .properties.ipAddress.fqdn "$FA_BODY")
+	[ "$fqdn" = "$cluster.westus.azurecontainer.io" ]
+	# the workers' PUTs (the request log's times) came before that, and name the master
+	# by the name it has once it exists
+	fa_log_jq 'select(.method == "PUT" and (.path | test("/containerGroups/.*-w[0-9]+$"))) |
+		{time, master: (.body.properties.containers[0].properties.environmentVariables |
+			map(select(.name == "LEGION_MASTER"))[0].value)}' >puts
+	cat puts
+	echo "master started $started"
+	[ "$(wc -l <puts)" -eq 2 ]
+	jq -se --arg s "$started" 'all(.time < $s)' puts
+	jq -se --arg f "$fqdn" 'all(.master == $f)' puts
+	[[ $stderr == *"starting 2 workers with the master"* ]]
+	run --separate-stderr legion delete "$cluster"
+	[ "$status" -eq 0 ]
+	no_groups_left
+}
+
+@test "a master that fails while its workers start with it: the workers are deleted too, exit 69" {
+	stub_mode master exit
+	run --separate-stderr legion submit --num-executors 2 "$APP"
+	[ "$status" -eq 69 ]
+	[[ $stderr == *"stub master: told to exit"* ]]
+	# the run had asked for all three ...
+	[ "$(group_puts | jq -rs 'map(.tags["legion-role"]) | sort | join(" ")')" = "master worker worker" ]
+	# ... and deleted each of them by name
+	[ "$(fa_log_jq 'select(.method == "DELETE") | .path | split("/") | last |
+		select(test("-(master|[0-9a-f]{4}-w[12])$"))' | sort -u | wc -l)" -eq 3 ]
+	no_groups_left
+	[ -z "$(ls "$LEGION_HOME/clusters" 2>/dev/null)" ]
+}
+
 @test "submit exits with the job's status and still tears down" {
 	run --separate-stderr legion submit --num-executors 1 "$APP" exit=3
 	[ "$status" -eq 3 ]
@@ -202,7 +244,7 @@ group_in_state() { # NAME (or "" for any group) STATE
 	w1=$(legion status | jq -r '.clusters[0].workers[0].name')
 	run --separate-stderr legion logs "$cluster" --container "$w1"
 	[ "$status" -eq 0 ]
-	[[ $output == "stub worker $w1: HTTP/1.0 200 OK"* ]]
+	[[ $output == *"stub worker $w1: HTTP/1.0 200 OK"* ]] # after tries while the master started
 	run --separate-stderr legion logs "$cluster" --container "$cluster-master" --tail 1
 	[ "$status" -eq 0 ]
 	[[ $output == "stub master: serving on "* ]]
