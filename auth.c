@@ -366,32 +366,16 @@ int auth_init(struct auth *a, const char *cloud, int *ex)
 	return 0;
 }
 
-/* Appends name=value, percent-encoding the value as forms require. */
-static int form_add(struct buf *b, const char *name, const char *value)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	if ((b->len && buf_add(b, "&", 1) < 0) || buf_adds(b, name) < 0 || buf_add(b, "=", 1) < 0)
-		return -1;
-	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-		char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-		int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			    (*p >= '0' && *p <= '9') || strchr("-._~", *p);
-		if (plain ? buf_add(b, p, 1) < 0 : buf_add(b, e, 3) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* The token request for the credential kind; *redact: what must not be printed (an
  * assertion made here is owned by the caller). */
 static int token_request(struct auth *a, struct buf *url, struct buf *body, char **redact, int *ex)
 {
 	if (a->kind == AUTH_MSI) {
 		struct buf q = {0};
-		int rc = form_add(&q, "api-version", "2018-02-01") < 0 ||
-					 form_add(&q, "resource", a->resource) < 0 ||
+		int rc = buf_add_form(&q, "api-version", "2018-02-01") < 0 ||
+					 buf_add_form(&q, "resource", a->resource) < 0 ||
 					 (a->client_id &&
-					  form_add(&q, "client_id", a->client_id) < 0) ||
+					  buf_add_form(&q, "client_id", a->client_id) < 0) ||
 					 buf_addf(url, "%s/metadata/identity/oauth2/token?%s",
 						  a->imds, q.p) < 0
 				 ? -1
@@ -400,12 +384,13 @@ static int token_request(struct auth *a, struct buf *url, struct buf *body, char
 		return rc;
 	}
 	if (buf_addf(url, "%s/%s/oauth2/v2.0/token", a->authority, a->tenant) < 0 ||
-	    form_add(body, "grant_type", "client_credentials") < 0 ||
-	    form_add(body, "client_id", a->client_id) < 0 || form_add(body, "scope", a->scope) < 0)
+	    buf_add_form(body, "grant_type", "client_credentials") < 0 ||
+	    buf_add_form(body, "client_id", a->client_id) < 0 ||
+	    buf_add_form(body, "scope", a->scope) < 0)
 		return -1;
 	if (a->kind == AUTH_SECRET) {
 		*redact = a->secret;
-		return form_add(body, "client_secret", a->secret);
+		return buf_add_form(body, "client_secret", a->secret);
 	}
 	char *assertion = a->kind == AUTH_CERT ? cert_assertion(a->cert, a->client_id, url->p)
 					       : federated_token(a, ex);
@@ -417,9 +402,9 @@ static int token_request(struct auth *a, struct buf *url, struct buf *body, char
 		return -1;
 	*redact = assertion;
 	a->assertion = assertion;
-	return form_add(body, "client_assertion_type",
-			"urn:ietf:params:oauth:client-assertion-type:jwt-bearer") < 0 ||
-			       form_add(body, "client_assertion", assertion) < 0
+	return buf_add_form(body, "client_assertion_type",
+			    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") < 0 ||
+			       buf_add_form(body, "client_assertion", assertion) < 0
 		       ? -1
 		       : 0;
 }

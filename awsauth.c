@@ -7,7 +7,6 @@
  */
 #include "aws.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,20 +38,6 @@ static int set_keys(struct aws *a, const char *ak, const char *sk, const char *t
 	a->secret_key = strdup(sk);
 	a->session_token = tok && *tok ? strdup(tok) : NULL;
 	return a->access_key && a->secret_key && (!tok || !*tok || a->session_token) ? 0 : -1;
-}
-
-/* Percent-encodes s as a form value into b. */
-static int form_add(struct buf *b, const char *key, const char *s)
-{
-	if (buf_addf(b, "%s%s=", b->len ? "&" : "", key) < 0)
-		return -1;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((isalnum(c) || strchr("-_.~", c) ? buf_add(b, s, 1)
-						     : buf_addf(b, "%%%02X", c)) < 0)
-			return -1;
-	}
-	return 0;
 }
 
 char *aws_xml(const char *xml, const char *tag)
@@ -115,10 +100,11 @@ static int web_identity(struct aws *a, int *ex)
 	aws_endpoint(a, "STS", "sts", url, sizeof url);
 	strncat(url, "/", sizeof url - strlen(url) - 1);
 	const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
-	if (form_add(&body, "Action", "AssumeRoleWithWebIdentity") < 0 ||
-	    form_add(&body, "Version", STS_VERSION) < 0 || form_add(&body, "RoleArn", role) < 0 ||
-	    form_add(&body, "RoleSessionName", session ? session : sess) < 0 ||
-	    form_add(&body, "WebIdentityToken", tok.p ? tok.p : "") < 0) {
+	if (buf_add_form(&body, "Action", "AssumeRoleWithWebIdentity") < 0 ||
+	    buf_add_form(&body, "Version", STS_VERSION) < 0 ||
+	    buf_add_form(&body, "RoleArn", role) < 0 ||
+	    buf_add_form(&body, "RoleSessionName", session ? session : sess) < 0 ||
+	    buf_add_form(&body, "WebIdentityToken", tok.p ? tok.p : "") < 0) {
 		*ex = EXIT_SOFTWARE;
 		goto out;
 	}

@@ -48,6 +48,11 @@ int buf_add(struct buf *b, const void *data, size_t n);
 int buf_adds(struct buf *b, const char *s);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_free(struct buf *b);
+/* Appends s[0..n) percent-encoded (RFC 3986): every byte but letters, digits, "-._~"
+ * and those in keep (e.g. "/" for a path) as %XX. */
+int buf_add_pct(struct buf *b, const char *s, size_t n, const char *keep);
+/* Appends "key=value" (value percent-encoded), after a "&" when b is not empty. */
+int buf_add_form(struct buf *b, const char *key, const char *value);
 /* Takes ownership of b's storage: returns it (never NULL: "" when empty, owned) and
  * leaves b empty. NULL only when out of memory. */
 char *buf_take(struct buf *b);

@@ -103,21 +103,6 @@ static int endpoint(char *out, size_t n)
 	return 0;
 }
 
-/* Appends s percent-encoded (all but unreserved characters) to b. */
-static int url_escape(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    strchr("-._~", c)) {
-			if (buf_add(b, s, 1) < 0)
-				return -1;
-		} else if (buf_addf(b, "%%%02X", c) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static struct region_price *region_of(struct fetch *f, const char *region)
 {
 	for (int i = 0; i < f->n; i++)
@@ -349,7 +334,7 @@ int cmd_prices(const struct opts *o)
 	if (o->location)
 		buf_addf(&filter, " and armRegionName eq '%s'", o->location);
 	buf_addf(&url, "%s?$filter=", f.base);
-	if (!filter.p || url_escape(&url, filter.p) < 0) {
+	if (!filter.p || buf_add_pct(&url, filter.p, filter.len, "") < 0) {
 		ex = EXIT_SOFTWARE;
 		goto out;
 	}

@@ -90,14 +90,7 @@ static int add_path(struct buf *b, const char *p, size_t n)
 {
 	if (n == 0)
 		return buf_adds(b, "/");
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		int rc = isalnum(c) || strchr("-_.~/", c) ? buf_add(b, &p[i], 1)
-							  : buf_addf(b, "%%%02X", c);
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
+	return buf_add_pct(b, p, n, "/");
 }
 
 /* The query's parameters sorted by name then value; "k" becomes "k=". */

@@ -103,6 +103,25 @@ int buf_addf(struct buf *b, const char *fmt, ...)
 	return rc;
 }
 
+int buf_add_pct(struct buf *b, const char *s, size_t n, const char *keep)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || (c && (strchr("-._~", c) || strchr(keep, c)));
+		if ((plain ? buf_add(b, &s[i], 1) : buf_addf(b, "%%%02X", c)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int buf_add_form(struct buf *b, const char *key, const char *value)
+{
+	if (buf_addf(b, "%s%s=", b->len ? "&" : "", key) < 0)
+		return -1;
+	return buf_add_pct(b, value, strlen(value), "");
+}
+
 void buf_free(struct buf *b)
 {
 	free(b->p);
