@@ -58,6 +58,9 @@ int bad(const struct opts *o, const char *fmt, ...) __attribute__((format(printf
 /* config.c: reads the config file into *keep (owned by main: o's strings point into
  * it); a missing default file is fine, a missing --config FILE or a bad line is 78. */
 int read_config(int argc, char **argv, struct opts *o, struct buf *keep);
+/* config.c: the path of Legion's file NAME in the user's config folder,
+ * $XDG_CONFIG_HOME/legion/NAME, else ~/.config/legion/NAME, into out; -1 with neither. */
+int config_file(const char *name, char *out, size_t n);
 /* legion.c: a setting by its option's name (config.c); 0, 1 for no such option, or the
  * exit code after a message. config_where: "FILE:LINE" while the file is read. */
 int opt_by_name(struct opts *o, const char *name, const char *val);

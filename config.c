@@ -32,13 +32,20 @@ static int config_path(int argc, char **argv, char *out, size_t n)
 			return 1;
 		}
 	}
+	if (config_file("config", out, n) < 0)
+		out[0] = '\0';
+	return 0;
+}
+
+int config_file(const char *name, char *out, size_t n)
+{
 	const char *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
 	if (x && *x)
-		snprintf(out, n, "%s/legion/config", x);
+		snprintf(out, n, "%s/legion/%s", x, name);
 	else if (h && *h)
-		snprintf(out, n, "%s/.config/legion/config", h);
+		snprintf(out, n, "%s/.config/legion/%s", h, name);
 	else
-		out[0] = '\0';
+		return -1;
 	return 0;
 }
 

@@ -64,15 +64,8 @@ static int price_line(char *line, const char *region, struct price *p)
 
 int price_default(char *out, size_t n)
 {
-	const char *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
 	struct stat st;
-	if (x && *x)
-		snprintf(out, n, "%s/legion/prices", x);
-	else if (h && *h)
-		snprintf(out, n, "%s/.config/legion/prices", h);
-	else
-		return -1;
-	return stat(out, &st) == 0 ? 0 : -1;
+	return config_file("prices", out, n) == 0 && stat(out, &st) == 0 ? 0 : -1;
 }
 
 /* "# fetched: 2026-12-03T06:50:00Z" (legion prices' line): one warning when that is
