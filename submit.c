@@ -583,12 +583,11 @@ static int start_together(struct run *r, struct group *master, int *ex)
 	return master_up(r, ex);
 }
 
-/* This run's nw workers' groups, built for the cluster in r->c. */
+/* This run's r->nw workers' groups, built for the cluster in r->c. */
 static int build_workers(struct run *r, int *ex)
 {
 	random_hex(r->tag, 2);
 	snprintf(r->prefix, sizeof r->prefix, "%s-%s-w", r->c.id, r->tag);
-	r->nw = (int)r->o->num_executors;
 	if (!(r->ws = calloc((size_t)r->nw + 1, sizeof *r->ws))) { /* --min-executors 0: none */
 		*ex = EXIT_SOFTWARE;
 		return -1;
