@@ -190,12 +190,12 @@ group_in_state() { # NAME (or "" for any group) STATE
 	# by the name it has once it exists
 	fa_log_jq 'select(.method == "PUT" and (.path | test("/containerGroups/.*-w[0-9]+$"))) |
 		{time, master: (.body.properties.containers[0].properties.environmentVariables |
-			map(select(.name == "LEGION_MASTER"))[0].value)}' >puts
-	cat puts
+			map(select(.name == "LEGION_MASTER"))[0].value)}' >"$BATS_TEST_TMPDIR/puts"
+	cat "$BATS_TEST_TMPDIR/puts"
 	echo "master started $started"
-	[ "$(wc -l <puts)" -eq 2 ]
-	jq -se --arg s "$started" 'all(.time < $s)' puts
-	jq -se --arg f "$fqdn" 'all(.master == $f)' puts
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/puts")" -eq 2 ]
+	jq -se --arg s "$started" 'all(.time < $s)' "$BATS_TEST_TMPDIR/puts"
+	jq -se --arg f "$fqdn" 'all(.master == $f)' "$BATS_TEST_TMPDIR/puts"
 	[[ $stderr == *"starting 2 workers with the master"* ]]
 	run --separate-stderr legion delete "$cluster"
 	[ "$status" -eq 0 ]

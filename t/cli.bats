@@ -320,9 +320,11 @@ parsed() {
 	[ "$status" -eq 0 ]
 	[ -e "$victim/file" ]
 	# a group whose pid file names a process that merely leads some session
-	setsid sleep 300 >/dev/null 2>&1 3>&- &
+	# (a duration of its own: other suites' sleeps run beside this one under bats --jobs)
+	local nap=300.$$$RANDOM
+	setsid sleep "$nap" >/dev/null 2>&1 3>&- &
 	local bystander
-	wait_for -t 5 eval 'bystander=$(pgrep -n -x sleep)'
+	wait_for -t 5 eval 'bystander=$(pgrep -n -f "^sleep $nap\$")'
 	local h=$LEGION_HOME/groups/legion-bbbbbbbb-master
 	mkdir -p "$h"
 	printf '{"name":"legion-bbbbbbbb-master","tags":{"legion-cluster":"legion-bbbbbbbb","legion-role":"master"}}' \
