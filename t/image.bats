@@ -18,6 +18,7 @@
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 bats_require_minimum_version 1.5.0 # run --separate-stderr
+load azurite_helper
 
 # (bats 1.8 cannot skip from setup_file: need_images skips each test instead.)
 setup_file() {
@@ -179,6 +180,15 @@ users() {
 	podman top "$1" user | sed 1d | sort -u
 }
 
+# api METHOD PATH [CURL ARGS]: the job API of the master container a test started: its
+# folder $MD (tls.crt), TLS name $MNAME on address $MIP, the token's header in $MD.hdr.
+api() {
+	curl -sS --max-time 120 -X "$1" --cacert "$MD/tls.crt" --resolve "$MNAME:7090:$MIP" \
+		-H @"$MD.hdr" "${@:3}" "https://$MNAME:7090$2"
+}
+healthy() { [ "$(api GET /v1/health -o /dev/null -w '%{http_code}' 2>/dev/null)" = 200 ]; }
+one_worker() { [ "$(api GET /v1/status 2>/dev/null | jq .spark.aliveWorkers)" = 1 ]; }
+
 # wait_until SECS CMD...: runs CMD every half second until it succeeds, SECS at most.
 wait_until() {
 	local end=$((SECONDS + $1))
@@ -268,13 +278,8 @@ for scheme in (\"wasb\", \"wasbs\", \"abfs\", \"abfss\"):
 	token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 	secret=spark-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 	spark_owns "$IT/m" "$IT/w"
-	printf 'Authorization: Bearer %s\n' "$token" >"$IT/auth.hdr"
-	api() {
-		curl -sS --max-time 120 -X "$1" --cacert "$IT/m/tls.crt" \
-			--resolve "$name:7090:$m" -H @"$IT/auth.hdr" "${@:3}" "https://$name:7090$2"
-	}
-	healthy() { [ "$(api GET /v1/health -o /dev/null -w '%{http_code}' 2>/dev/null)" = 200 ]; }
-	one_worker() { [ "$(api GET /v1/status 2>/dev/null | jq .spark.aliveWorkers)" = 1 ]; }
+	MD=$IT/m MNAME=$name MIP=$m
+	printf 'Authorization: Bearer %s\n' "$token" >"$MD.hdr"
 
 	# netns=host (containers.conf): each container on its own loopback address
 	podman run -d --name "$CT-master" -v "$IT/m:/work/m" -e LEGION_HOST=$m \
@@ -360,13 +365,8 @@ azurite_https() {
 	token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 	secret=spark-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 	spark_owns "$IT/sm" "$IT/sw"
-	printf 'Authorization: Bearer %s\n' "$token" >"$IT/sauth.hdr"
-	api() {
-		curl -sS --max-time 120 -X "$1" --cacert "$IT/sm/tls.crt" \
-			--resolve "$name:7090:$m" -H @"$IT/sauth.hdr" "${@:3}" "https://$name:7090$2"
-	}
-	healthy() { [ "$(api GET /v1/health -o /dev/null -w '%{http_code}' 2>/dev/null)" = 200 ]; }
-	one_worker() { [ "$(api GET /v1/status 2>/dev/null | jq .spark.aliveWorkers)" = 1 ]; }
+	MD=$IT/sm MNAME=$name MIP=$m
+	printf 'Authorization: Bearer %s\n' "$token" >"$MD.hdr"
 
 	printf 'the cat and the dog\nthe end\n' >"$IT/words.txt"
 	export SSL_CERT_FILE=$IT/ca.crt
@@ -411,17 +411,7 @@ azurite_https() {
 	want=$(printf '%s\n' 'the 3' 'and 1' 'cat 1' 'dog 1' 'end 1')
 	local joblog=$output
 	[ "$(jq -r 'select(.stream == "stdout") | .line' <<<"$joblog")" = "$want" ]
-	# the result, read back from the storage account rather than from the job
-	run "$ROOT/t/blob" https://127.0.9.30 ls books out/
-	[ "$status" -eq 0 ]
-	echo "$output"
-	[[ $output == *"out/_SUCCESS 0"* ]]
-	local part
-	part=$(grep -o '^out/part-[^ ]*' <<<"$output")
-	[ "$(wc -l <<<"$part")" -eq 1 ]
-	run "$ROOT/t/blob" https://127.0.9.30 get books "$part"
-	[ "$status" -eq 0 ]
-	[ "$output" = "$want" ]
+	wordcount_result_is https://127.0.9.30 "$want"
 
 	# root did only the /etc/hosts step: every process of both containers (the helper
 	# chain at pid 1, Spark's master, worker, driver and executor JVMs, Python) is spark's

@@ -287,7 +287,7 @@ worker_env() {
 	[ "${lines[-2]}" = '{"state":"FAILED","exitCode":1}' ]
 }
 
-@test "a running job can be killed; meanwhile no secret is on a command line and the daemon stays small" {
+@test "a running job can be killed; meanwhile no secret is on a command line" {
 	id=$(submit "$JD/slow.py")
 	started() { api GET "/v1/jobs/$id/log" | grep -Fqx '{"stream":"stdout","line":"slow job started"}'; }
 	wait_for -t 120 started
@@ -303,9 +303,7 @@ worker_env() {
 	w=$(pgrep -s "$(bg_pid worker)" -f '/java .*org\.apache\.spark\.deploy\.worker\.Worker')
 	[ -n "$w" ]
 	[ -z "$(tr '\0' '\n' <"/proc/$w/environ" | grep -E '^LEGION_(TOKEN|SPARK_SECRET)=')" ]
-	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$(bg_pid jobd)/status")
-	echo "# legion-jobd VmRSS while a job runs: ${rss} kB" >&3
-	grep -q libasan "/proc/$(bg_pid jobd)/maps" || [ "$rss" -lt 2048 ] # ASan's own weight aside
+	# (the daemon's memory while a job runs is a target of bench/spark.sh, not a test)
 
 	run --separate-stderr api DELETE "/v1/jobs/$id"
 	echo "$output"

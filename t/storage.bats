@@ -17,6 +17,7 @@
 
 load test_helper
 load fake_azure_helper
+load azurite_helper
 
 EMULATOR_CONF=spark.hadoop.fs.azure.storage.emulator.account.name=devstoreaccount1.blob.core.windows.net
 BLOB=http://127.0.0.1:10000
@@ -112,17 +113,7 @@ pyspark_jars() {
 	local want
 	want=$(printf '%s\n' 'the 3' 'and 1' 'cat 1' 'dog 1' 'end 1')
 	[ "$output" = "$want" ]
-	# the result, read back from the storage account rather than from the job
-	run "$ROOT/t/blob" "$BLOB" ls books out/
-	[ "$status" -eq 0 ]
-	echo "$output"
-	[[ $output == *"out/_SUCCESS 0"* ]]
-	local part
-	part=$(grep -o '^out/part-[^ ]*' <<<"$output")
-	[ "$(wc -l <<<"$part")" -eq 1 ]
-	run "$ROOT/t/blob" "$BLOB" get books "$part"
-	[ "$status" -eq 0 ]
-	[ "$output" = "$want" ]
+	wordcount_result_is "$BLOB" "$want"
 }
 
 @test "a wasb:// read of a blob that does not exist fails the job with the path" {
