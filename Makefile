@@ -179,7 +179,7 @@ check: all spark browser $(CDS_DIR)/driver.ok
 	@$(MAKE) --no-print-directory fmt-check
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
-	VENV=$(VENV) bats $(if $(filter-out 1,$(CHECK_JOBS)),--jobs $(CHECK_JOBS) --no-parallelize-within-files) $(CHECK_FILES)
+	VENV=$(VENV) bats --timing $(if $(filter-out 1,$(CHECK_JOBS)),--jobs $(CHECK_JOBS) --no-parallelize-within-files) $(CHECK_FILES)
 
 # make chaos [CHAOS_RUNS=100] [CHAOS_SEED=S]: submit through the aci backend under
 # seeded faults and signals (t/chaos.sh); its table goes in BENCHMARKS.md.
