@@ -163,7 +163,7 @@ image:
 	LEGION_IMAGE_REPO=$(IMAGE_REPO) sh mk/image.sh image
 
 # The README's first command: a real Spark job on this machine.
-demo: all spark
+demo: all spark $(CDS_DIR)/driver.ok
 	./legion submit --num-executors 2 examples/pi.py
 
 # make check [CHECK_JOBS=3] [CHECK_FUZZ_SECONDS=5]: the suites in t/ run CHECK_JOBS files

@@ -22,7 +22,7 @@ export ROOT LEGION
 if [ -z "${_LEGION_TEST_CLEAN:-}" ]; then
 	export LEGION_CACHE_VENV=${LEGION_CACHE_VENV:-${LEGION_VENV:-${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/legion/venv}}}
 	for _v in "${!AZURE_@}" "${!AWS_@}" "${!LEGION_@}" APP_ID PASSWORD TENANT_ID; do
-		case $_v in LEGION_BIN | LEGION_CACHE_VENV) continue ;; esac
+		case $_v in LEGION_BIN | LEGION_CACHE_VENV | LEGION_TEST_JIT) continue ;; esac
 		unset "$_v"
 	done
 	unset _v
@@ -52,6 +52,35 @@ _legion_sandbox() {
 }
 _legion_sandbox
 export LC_ALL=C
+
+# The suites' JVMs: their jobs last seconds, so they start as cheaply as they can on a
+# machine whose cores the suites share (three files at a time). JAVA_HOME is a shim whose
+# bin/java runs the real java with -XX:TieredStopAtLevel=1 (no C2: its compiling was
+# about 40% of a short job's JVM CPU; README: Tests); the local backend hands JAVA_HOME
+# to every group, spark-class runs $JAVA_HOME/bin/java and Spark's workers start their
+# executors with it. LEGION_CDS_DIR: the class archives of `make cds` when they are
+# there, as a user's ~/.cache/legion/cds (the sandboxed HOME has none). A caller's own
+# LEGION_TEST_JIT=default leaves the JIT alone.
+_legion_jvm() {
+	local shim=${BATS_RUN_TMPDIR:-${TMPDIR:-/tmp}}/legion-jdk java tmp
+	if [ ! -x "$shim/bin/java" ]; then
+		java=${JAVA_HOME:+$JAVA_HOME/bin/java}
+		[ -x "${java:-}" ] || java=$(command -v java 2>/dev/null) || return 0
+		java=$(readlink -f "$java")
+		tmp=$(mktemp -d "$shim.XXXXXX")
+		mkdir "$tmp/bin"
+		printf '#!/bin/sh
+exec %s -XX:TieredStopAtLevel=1 "$@"
+' "$java" >"$tmp/bin/java"
+		chmod 755 "$tmp" "$tmp/bin/java"
+		mv -T "$tmp" "$shim" 2>/dev/null || rm -rf "$tmp" # another suite made it first
+	fi
+	export JAVA_HOME=$shim
+}
+[ "${LEGION_TEST_JIT:-}" = default ] || _legion_jvm
+if [ -f "${LEGION_CACHE_VENV%/venv}/cds/driver.ok" ]; then
+	export LEGION_CDS_DIR=${LEGION_CACHE_VENV%/venv}/cds
+fi
 
 # wait_for [-t SECS] CMD [ARGS...]: runs CMD every 50 ms until it succeeds; returns 1
 # (with a message on stderr) when SECS (default 30, or $WAIT_FOR_TIMEOUT) pass first.
