@@ -116,6 +116,21 @@ int price_load(const char *path, const char *region, struct price *p)
 	return rc;
 }
 
+int price_for(const struct opts *o, struct price *p)
+{
+	char dflt[1024];
+	const char *pf = o->price_file;
+	memset(p, 0, sizeof *p);
+	if (!pf && strcmp(o->backend, "local") && price_default(dflt, sizeof dflt) == 0)
+		pf = dflt;
+	return pf ? price_load(pf, o->location ? o->location : ACI_DEFAULT_LOCATION, p) : 0;
+}
+
+double cost_money(const struct cost *c, const struct price *p)
+{
+	return p && p->found ? c->vcpu_s * p->vcpu_s + c->gb_s * p->gb_s : 0;
+}
+
 void cost_print(const struct cost *c, const struct price *p, const char *what)
 {
 	if (!c->groups)
@@ -124,7 +139,7 @@ void cost_print(const struct cost *c, const struct price *p, const char *what)
 		"%s: cost: %s (%d container group%s, %.0f s): %.1f vCPU-seconds, %.1f "
 		"GB-seconds",
 		progname, what, c->groups, c->groups == 1 ? "" : "s", c->secs, c->vcpu_s, c->gb_s);
-	double m = p && p->found ? c->vcpu_s * p->vcpu_s + c->gb_s * p->gb_s : 0;
+	double m = cost_money(c, p);
 	if (p && p->found) /* a short run at real prices is a fraction of a cent */
 		fprintf(stderr, "; about %.*f %s at %s's %s prices", m >= 0.01 ? 4 : 6, m,
 			p->currency, p->file, p->region);

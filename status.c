@@ -52,18 +52,24 @@ static void held(const struct group *gs, int i, int k, long long t0, long long t
 	}
 }
 
-static void cost_json(struct jw *w, const char *key, const struct cost *c)
+/* {"vcpuSeconds", "gbSeconds"}, and with a price row p "estimate" (6 decimals: a short
+ * run is a fraction of a cent) and "currency" */
+static void cost_json(struct jw *w, const char *key, const struct cost *c, const struct price *p)
 {
 	jw_obj(w, key);
 	jw_num(w, "vcpuSeconds", round(c->vcpu_s * 10) / 10);
 	jw_num(w, "gbSeconds", round(c->gb_s * 10) / 10);
+	if (p && p->found) {
+		jw_num(w, "estimate", round(cost_money(c, p) * 1e6) / 1e6);
+		jw_str(w, "currency", p->currency);
+	}
 	jw_end(w);
 }
 
 /* The job API's jobs, member by member, each finished one with what the cluster held
  * while it ran. */
 static void jobs_json(struct jw *w, const struct json *j, int jobs, const struct group *gs, int i,
-		      int k)
+		      int k, const struct price *p)
 {
 	jw_arr(w, "jobs");
 	for (int n = 0; n < j->t[jobs].size; n++) {
@@ -87,7 +93,7 @@ static void jobs_json(struct jw *w, const struct json *j, int jobs, const struct
 		if (t0 >= 0 && t1 >= t0) {
 			struct cost c = {0};
 			held(gs, i, k, t0, t1, &c);
-			cost_json(w, "cost", &c);
+			cost_json(w, "cost", &c, p);
 		}
 		jw_end(w);
 	}
@@ -160,9 +166,14 @@ int cmd_status(const struct opts *o)
 {
 	struct backend be;
 	struct group *gs = NULL;
+	struct price price;
 	int n = 0, ex = 0;
+	if ((ex = price_for(o, &price)) != 0)
+		return ex;
 	if (open_backend(o, &be, &ex) < 0)
 		return ex;
+	/* the local backend holds this machine's cores: seconds, never money */
+	const struct price *money = strcmp(be.ops->name, "local") ? &price : NULL;
 	if (be.ops->list(&be, o->cluster, &gs, &n, &ex) < 0)
 		goto out;
 	for (int i = 0; i < n; i++)
@@ -210,12 +221,12 @@ int cmd_status(const struct opts *o)
 			cluster_free(&m);
 		}
 		if (jobs >= 0 && j.t[jobs].type == JSMN_ARRAY)
-			jobs_json(&w, &j, jobs, gs, i, k);
+			jobs_json(&w, &j, jobs, gs, i, k, money);
 		else
 			jw_null(&w, "jobs");
 		struct cost c = {0};
 		held(gs, i, k, -1, (long long)time(NULL), &c);
-		cost_json(&w, "cost", &c);
+		cost_json(&w, "cost", &c, money);
 		scaling_json(&w, gs + i, k - i, jobs >= 0 ? cl : NULL);
 		json_free(&j);
 		http_resp_free(&r);

@@ -811,13 +811,7 @@ int cmd_submit(const struct opts *o)
 {
 	struct run r = {.o = o};
 	int ex = 0;
-	/* --price-file, else the default file (not for the local backend: no money) */
-	char dflt[1024];
-	const char *pf = o->price_file;
-	if (!pf && strcmp(o->backend, "local") && price_default(dflt, sizeof dflt) == 0)
-		pf = dflt;
-	if (pf &&
-	    (ex = price_load(pf, o->location ? o->location : ACI_DEFAULT_LOCATION, &r.price)) != 0)
+	if ((ex = price_for(o, &r.price)) != 0)
 		return ex;
 	progress_start(o->log_level, "job", (int)o->num_executors);
 	timings_start(o->timings || verbose, (int)o->num_executors);

@@ -27,7 +27,7 @@ _legion_options() {
 			"--idle-timeout= --subnet= --identity= --storage-auth= --subnets= --security-groups=" \
 			"--execution-role= --keep-logs $any"
 		;;
-	status) echo "$azure -o= --output= --all $any" ;;
+	status) echo "$azure -o= --output= --all --price-file= $any" ;;
 	logs) echo "$azure --job= --container= --tail= --follow $any" ;;
 	delete) echo "$azure --parallel= --keep-logs $any" ;;
 	gc) echo "$azure --parallel= --older-than= --keep-logs --dry-run $any" ;;

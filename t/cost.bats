@@ -110,6 +110,35 @@ assert abs(v * 0.01 + g * 0.001 - m) < 0.0006, (v, g, m)  # v and g are shown to
 	no_groups_left
 }
 
+@test "legion status --price-file: the estimate of a finished job and of the running cluster at the region's prices; a malformed file is 78" {
+	cat >prices <<'EOF'
+*       0.5   0.25  XTS
+westus  0.01  0.001 XTS
+EOF
+	run --separate-stderr legion submit --num-executors 1 --executor-cores 2 \
+		--executor-memory 2g --keep-alive true app.py sleep=2
+	[ "$status" -eq 0 ]
+	local cluster
+	cluster=$(cluster_of <(echo "$stderr"))
+	# without a price file, units only
+	legion status "$cluster" | jq -e '.clusters[0] | (.cost | has("estimate") | not) and
+		(.jobs[0].cost | has("estimate") | not)'
+	run --separate-stderr legion status --price-file prices "$cluster"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	# westus's row, not "*"'s: vCPU-seconds x 0.01 + GB-seconds x 0.001 (the JSON's units
+	# are rounded to 0.1, the estimate is not: 0.0006 at most apart)
+	jq -e '.clusters[0] | [.cost, .jobs[0].cost] | all(.currency == "XTS" and .estimate > 0 and
+		((.estimate - (.vcpuSeconds * 0.01 + .gbSeconds * 0.001)) | fabs) < 0.0006)' <<<"$output"
+	echo 'westus 0.01 XTS' >bad
+	run --separate-stderr legion status --price-file bad "$cluster"
+	[ "$status" -eq 78 ]
+	[ -z "$output" ]
+	[[ $stderr == *"bad:1: not 'region vcpu-second-price gb-second-price currency'"* ]]
+	legion delete "$cluster" 2>/dev/null
+	no_groups_left
+}
+
 @test "the default price file: 'legion prices > ~/.config/legion/prices' once puts an estimate on every aci cost line" {
 	mkdir -p "$XDG_CONFIG_HOME/legion"
 	LEGION_PRICES_URL=$FAKE_AZURE_URL/api/retail/prices legion prices >"$XDG_CONFIG_HOME/legion/prices"
