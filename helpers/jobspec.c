@@ -73,7 +73,8 @@ out:
 
 /* Conf keys the daemon owns: security, addresses, the master, and whatever else its
  * own properties set (the UI's port and reverse proxy included: /v1/ui/driver finds the
- * driver's UI on 4040), except spark.ui.enabled (a job may turn its UI off). */
+ * driver's UI on 4040), except spark.ui.enabled (a job may turn its UI off) and the
+ * JVMs' extraJavaOptions. */
 static int conf_reserved(const char *k)
 {
 	static const char *const exact[] = {
@@ -88,7 +89,10 @@ static int conf_reserved(const char *k)
 			return 1;
 	if (!strncmp(k, "spark.authenticate", 18) || !strncmp(k, "spark.network.crypto.", 21))
 		return 1;
-	if (!strcmp(k, "spark.ui.enabled"))
+	/* the daemon's are only the class archives' options (legion-master): a job's own
+	 * replace them, as spark-submit's --driver-java-options would */
+	if (!strcmp(k, "spark.ui.enabled") || !strcmp(k, "spark.driver.extraJavaOptions") ||
+	    !strcmp(k, "spark.executor.extraJavaOptions"))
 		return 0;
 	size_t n = strlen(k);
 	for (const char *line = jobd_cfg.base.p; line && *line; line = strchr(line, '\n') + 1) {
