@@ -187,7 +187,8 @@ chaos: all spark
 	VENV=$(VENV) bash t/chaos.sh
 
 # class archives for the local backend's JVMs (helpers/cds.c reads them; mk/cds.sh)
-# (make check builds them once, and every local JVM of the suites then maps them)
+# (make check and make demo build them once; t/test_helper.bash hands them to the suites
+# through LEGION_CDS_DIR)
 $(CDS_DIR)/driver.ok: $(VENV)/.pyspark-$(PYSPARK_VERSION)
 	@$(MAKE) --no-print-directory cds
 cds: spark
