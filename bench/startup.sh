@@ -4,7 +4,9 @@
 # class archives (mk/cds.sh, `make cds`), without them (LEGION_CDS_DIR=off) and
 # `spark-submit --master local[2]`, alternating, RUNS (default 5) of each, medians; one
 # `--timings` timeline of each legion kind; the executors a job asking for N (2, 4)
-# sees when its first line runs, from the driver's own count. Leaves out ACI.
+# sees when its first line runs, from the driver's own count. BEFORE=DIR adds a kind
+# "before": DIR's legion and helpers (another build, e.g. a worktree of an older commit)
+# with the same archives, in the same alternation. Leaves out ACI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/legion/venv}
@@ -20,9 +22,9 @@ trap 'rm -rf "$work"' EXIT
 now() { date +%s.%N; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-# legion submit; $1: cds dir or "off"; the timeline into $2
+# legion submit; $1: cds dir or "off"; the timeline into $2; $3: the legion binary
 legion_pi() {
-	LEGION_CDS_DIR=$1 ./legion submit --timings --num-executors 2 --executor-memory 512m \
+	LEGION_CDS_DIR=$1 "${3:-./legion}" submit --timings --num-executors 2 --executor-memory 512m \
 		examples/pi.py >"$work/l.out" 2>"$work/l.err"
 	grep -q 'Pi is roughly' "$work/l.out"
 	grep '^legion: timing:' "$work/l.err" >"$2"
@@ -35,7 +37,15 @@ local_pi() {
 : >"$work/cds.s"
 : >"$work/plain.s"
 : >"$work/local.s"
+kinds="cds plain local"
+[ -z "${BEFORE:-}" ] || kinds="before $kinds"
 for i in $(seq "$RUNS"); do
+	if [ -n "${BEFORE:-}" ]; then
+		tb=$(now)
+		legion_pi "$CDS" "$work/before.timeline" "$BEFORE/legion"
+		echo "$(now) - $tb" | bc >>"$work/before.s"
+		printf 'run %d: before %.1f s\n' "$i" "$(tail -1 "$work/before.s")" >&2
+	fi
 	t0=$(now)
 	legion_pi "$CDS" "$work/cds.timeline"
 	t1=$(now)
@@ -54,14 +64,14 @@ echo "## pi.py, two executors: legion submit (with and without CDS) vs spark-sub
 echo
 echo "| kind | runs (s) | median (s) | / local[2] |"
 echo "| --- | --- | --- | --- |"
-for k in cds plain local; do
+for k in $kinds; do
 	m=$(median <"$work/$k.s")
 	printf '| %s | %s | %.1f | %.2fx |\n' "$k" "$(xargs printf '%.1f ' <"$work/$k.s")" "$m" \
 		"$(echo "$m / $ml" | bc -l)"
 done
 printf '\nCDS: %.1f s -> %.1f s median (%.0f%% faster)\n\n' "$mp" "$mc" \
 	"$(echo "($mp - $mc) * 100 / $mp" | bc -l)"
-for k in plain cds; do
+for k in ${BEFORE:+before} plain cds; do
 	echo "Timeline of the last run ($k):"
 	echo
 	echo '```'

@@ -4,8 +4,9 @@
  * SPARK_LAUNCHER_OPTS and the driver's and executors' extraJavaOptions. An archive is used
  * only while ROLE.ok beside it still holds its size and mtime: a truncated archive
  * crashes the JVM that maps it (SIGBUS), so a dump cut short or a damaged file is left
- * out and that JVM starts as before. Leaves out building the archives (mk/cds.sh) and
- * any JIT setting.
+ * out and that JVM starts as before. The daemons' and the launcher's JVMs (never a job's
+ * code) also compile with C1 only. Leaves out building the archives (mk/cds.sh) and any
+ * JIT setting of the driver's and executors' JVMs.
  */
 #include "helpers.h"
 
@@ -60,11 +61,15 @@ int cds_opts(const char *role, char *out, size_t n)
 	return 0;
 }
 
-int cds_env(const char *name, const char *role)
+int daemon_env(const char *name, const char *role)
 {
-	char opts[PATH_MAX + 128], *v;
-	if (cds_opts(role, opts, sizeof opts) < 0)
-		return 0;
+	/* Spark's master and worker daemons and spark-class's launcher run none of a job's
+	 * code: C1 alone compiles what they run, and C2's compiler threads no longer take
+	 * the cores the driver and executors start on (BENCHMARKS.md) */
+	char opts[PATH_MAX + 160], *v;
+	int k = snprintf(opts, sizeof opts, "-XX:TieredStopAtLevel=1");
+	if (cds_opts(role, opts + k + 1, sizeof opts - (size_t)k - 1) == 0)
+		opts[k] = ' ';
 	const char *old = getenv(name);
 	if (old && *old) { /* the operator's own options come last: theirs win */
 		size_t n = strlen(opts) + strlen(old) + 2;

@@ -54,9 +54,10 @@ int agent_prop(struct buf *b, const char *key, const char *value);
  * into out: 0, or -1 with out "" when there is no whole archive (its ROLE.ok no longer
  * matches its size and mtime). */
 int cds_opts(const char *role, char *out, size_t n);
-/* Puts cds_opts(role) before environment variable name's own value (or sets it). 0 also
- * when there is no archive; -1 when out of memory. */
-int cds_env(const char *name, const char *role);
+/* For the JVM of a daemon or launcher role ("launcher", "master", "worker"): puts
+ * -XX:TieredStopAtLevel=1 and cds_opts(role) before environment variable name's own
+ * value (or sets it). 0 also when there is no archive; -1 when out of memory. */
+int daemon_env(const char *name, const char *role);
 
 /* A worker's view of the job API, from the environment: LEGION_TOKEN, LEGION_TLS_CERT,
  * LEGION_TLS_NAME, LEGION_MASTER, LEGION_WORKER_NAME/CORES/MEMORY (see helpers/README.md). */

@@ -329,8 +329,8 @@ int main(int argc, char **argv)
 		goto out;
 	ex = EXIT_SOFTWARE;
 	char **cmd = chain(&s, port, idle), path[PATH_MAX];
-	if (!cmd || cds_env("SPARK_DAEMON_JAVA_OPTS", "master") < 0 ||
-	    cds_env("SPARK_LAUNCHER_OPTS", "launcher") < 0)
+	if (!cmd || daemon_env("SPARK_DAEMON_JAVA_OPTS", "master") < 0 ||
+	    daemon_env("SPARK_LAUNCHER_OPTS", "launcher") < 0)
 		goto out;
 	wipe(&s.secret);
 	wipe(&s.tls_key);

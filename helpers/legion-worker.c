@@ -145,8 +145,8 @@ int main(int argc, char **argv)
 	agent_scrub_env("LEGION_TLS_KEY"); /* a worker never needs the master's key */
 	if (setenv("SPARK_LOCAL_IP", addr, 1) < 0 || setenv("SPARK_PUBLIC_DNS", host, 1) < 0 ||
 	    setenv("SPARK_LOCAL_DIRS", local, 1) < 0 ||
-	    cds_env("SPARK_DAEMON_JAVA_OPTS", "worker") < 0 ||
-	    cds_env("SPARK_LAUNCHER_OPTS", "launcher") < 0) {
+	    daemon_env("SPARK_DAEMON_JAVA_OPTS", "worker") < 0 ||
+	    daemon_env("SPARK_LAUNCHER_OPTS", "launcher") < 0) {
 		warnx_("fatal: out of memory");
 		return EXIT_SOFTWARE;
 	}
