@@ -21,15 +21,16 @@ setup() {
 	export LEGION_BACKEND=aci LEGION_IMAGE=registry.test/legion/spark:test
 	cd "$BATS_TEST_TMPDIR"
 	echo 'print("hello")' >app.py
-	mark_log
-}
-
-@test "the cost line: vCPU- and GB-seconds of every group from its PUT to its DELETE, priced" {
+	# the price file of the tests' --price-file: westus's row, and "*" for any other
 	cat >prices <<'EOF'
 # region  per vCPU-second  per GB-second  currency
 *       0.5   0.25  XTS
 westus  0.01  0.001 XTS
 EOF
+	mark_log
+}
+
+@test "the cost line: vCPU- and GB-seconds of every group from its PUT to its DELETE, priced" {
 	run --separate-stderr legion submit --num-executors 2 --executor-cores 2 \
 		--executor-memory 2g --price-file prices app.py sleep=3
 	echo "$stderr"
@@ -111,10 +112,6 @@ assert abs(v * 0.01 + g * 0.001 - m) < 0.0006, (v, g, m)  # v and g are shown to
 }
 
 @test "legion status --price-file: the estimate of a finished job and of the running cluster at the region's prices; a malformed file is 78" {
-	cat >prices <<'EOF'
-*       0.5   0.25  XTS
-westus  0.01  0.001 XTS
-EOF
 	run --separate-stderr legion submit --num-executors 1 --executor-cores 2 \
 		--executor-memory 2g --keep-alive true app.py sleep=2
 	[ "$status" -eq 0 ]

@@ -285,7 +285,9 @@ teardown() {
 # --- container groups ----------------------------------------------------------------
 
 @test "container groups: PUT 201 + Azure-AsyncOperation, Pending then Succeeded; PUT again 200" {
-	fake_azure_config '{"provision_delay":1.5}' >/dev/null
+	# long enough that the checks between the PUT and the operation's GET (a few curl and
+	# jq runs) stay inside it on a loaded machine
+	fake_azure_config '{"provision_delay":5}' >/dev/null
 	make_rg
 	fake_azure_arm PUT "$(cg_path cg-a)" "$(cg_body)"
 	expect_status 201
@@ -304,7 +306,7 @@ teardown() {
 		fake_azure_arm GET "${op#"$FAKE_AZURE_URL"}"
 		[ "$(jq -r .status "$FA_BODY")" = Succeeded ]
 	}
-	fake_azure_wait_until 5 succeeded || fail "operation never succeeded"
+	fake_azure_wait_until 15 succeeded || fail "operation never succeeded"
 	fake_azure_arm GET "$(cg_path cg-a)"
 	expect_jq .properties.provisioningState Succeeded
 	fake_azure_arm PUT "$(cg_path cg-a)" "$(cg_body 1 2)"
@@ -594,6 +596,40 @@ ip=$ip group=cg-x sec=s3cr3t plain=p1"
 	wait_state cg-ok Succeeded
 	expect_jq "$c.exitCode" 0
 	expect_jq "$c.detailStatus" Completed
+}
+
+@test "exec: ACI's DNS: a public name named in a group's environment before its group exists gets the address that group is then given" {
+	make_rg
+	local name=lgtest-m1.westus.azurecontainer.io wip mip
+	# the worker first: its environment names the master's public name (and one name
+	# of no ACI group, which stays as it is)
+	put_group cg-w "$(cg_body 1 1 '["sh","-c","echo master=$MASTER other=$OTHER; sleep 300"]' |
+		jq -c --arg n "$name" '.properties.containers[0].properties.environmentVariables = [
+			{name: "MASTER", value: $n}, {name: "OTHER", value: "www.example.com"}]')"
+	wait_state cg-w Running
+	logged() {
+		fake_azure_arm GET "$(cg_path cg-w /containers/main/logs)" &&
+			jq -e '.content | startswith("master=")' "$FA_BODY" >/dev/null
+	}
+	fake_azure_wait_until 10 logged || fail "the worker logged nothing"
+	wip=$(jq -r '.content | capture("master=(?<ip>[0-9.]+) other=www.example.com").ip' "$FA_BODY")
+	[[ $wip == 127.* ]] || fail "the worker's MASTER is '$wip', not an address"
+	# ARM still shows the value the PUT sent
+	fake_azure_arm GET "$(cg_path cg-w)"
+	expect_jq '.properties.containers[0].properties.environmentVariables[0].value' "$name"
+	# the master, created second, gets the address the worker was given for its name
+	put_group cg-m "$(cg_body 1 1 '["sleep","300"]' | jq -c '.properties.ipAddress =
+		{type: "Public", dnsNameLabel: "lgtest-m1", ports: [{port: 7090}]}
+		| .properties.containers[0].properties.ports = [{port: 7090}]')"
+	wait_state cg-m Running
+	expect_jq .properties.ipAddress.fqdn "$name"
+	mip=$(jq -r .properties.ipAddress.ip "$FA_BODY")
+	[ "$mip" = "$wip" ] || fail "the master is on $mip, its name resolved to $wip"
+	# another group gets another address
+	put_group cg-x "$(cg_body 1 1 '["sleep","300"]')"
+	wait_state cg-x Running
+	[ "$(fake_azure_groups | jq -r '.value[] | select(.name == "cg-x") | .ip')" != "$mip" ] ||
+		fail "two groups on $mip"
 }
 
 @test "exec: DELETE kills a long-running process group" {

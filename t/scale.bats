@@ -72,24 +72,10 @@ phases_app() {
 }
 
 @test "--max-executors: a shuffle still referenced survives scale-in (no stage recomputed)" {
-	cat >keep.py <<'EOF'
-import time
-from pyspark.sql import SparkSession
-spark = SparkSession.builder.appName("keep").getOrCreate()
-sc = spark.sparkContext
-maps = sc.accumulator(0)
-def m(x):
-    maps.add(1)
-    return (x % 10, 1)
-r = sc.parallelize(range(2000), 4).map(m).reduceByKey(lambda a, b: a + b, 4)
-print("first", sum(v for _, v in r.collect()), flush=True)
-time.sleep(20)  # longer than executorIdleTimeout: only the shuffle keeps the executors
-print("again", sum(v for _, v in r.collect()), "maps", maps.value, flush=True)
-spark.stop()
-EOF
+	# a 20 s pause, longer than executorIdleTimeout: only the shuffle keeps the executors
 	run --separate-stderr timeout 400 legion submit --force --min-executors 0 \
 		--max-executors 2 --executor-memory 512m --idle-timeout 120 \
-		--conf spark.dynamicAllocation.executorIdleTimeout=3s keep.py
+		--conf spark.dynamicAllocation.executorIdleTimeout=3s "$ROOT/t/fixtures/shuffle_twice.py" 20
 	echo "$stderr" | grep '^legion:'
 	[ "$status" -eq 0 ]
 	# the second action read the shuffle the first wrote: the map side ran once
@@ -100,25 +86,9 @@ EOF
 }
 
 @test "--max-executors: a worker stopped mid-job is decommissioned: its shuffle blocks move, no stage is recomputed" {
-	cat >move.py <<'EOF'
-import os, sys, time
-from pyspark.sql import SparkSession
-spark = SparkSession.builder.appName("move").getOrCreate()
-sc = spark.sparkContext
-maps = sc.accumulator(0)
-def m(x):
-    maps.add(1)
-    return (x % 10, 1)
-r = sc.parallelize(range(2000), 4).map(m).reduceByKey(lambda a, b: a + b, 4)
-print("first", sum(v for _, v in r.collect()), flush=True)
-end = time.time() + 180  # the test stops a worker, then says go
-while not os.path.exists(sys.argv[1]) and time.time() < end:
-    time.sleep(0.2)
-print("again", sum(v for _, v in r.collect()), "maps", maps.value, flush=True)
-spark.stop()
-EOF
 	timeout 400 legion submit --force --min-executors 2 --max-executors 2 \
-		--executor-memory 512m --idle-timeout 120 move.py "$PWD/GO" >out 2>err &
+		--executor-memory 512m --idle-timeout 120 "$ROOT/t/fixtures/shuffle_twice.py" "$PWD/GO" \
+		>out 2>err &
 	local submit=$!
 	wait_for -t 300 grep -q '^first 2000$' out
 	# the first worker's agent gets what a platform sends a container it stops
