@@ -88,7 +88,7 @@ phases_app() {
 @test "--max-executors: a worker stopped mid-job is decommissioned: its shuffle blocks move, no stage is recomputed" {
 	timeout 400 legion submit --force --min-executors 2 --max-executors 2 \
 		--executor-memory 512m --idle-timeout 120 "$ROOT/t/fixtures/shuffle_twice.py" "$PWD/GO" \
-		>out 2>err &
+		2 >out 2>err & # both executors hold some of the shuffle: the first worker's too
 	local submit=$!
 	wait_for -t 300 grep -q '^first 2000$' out
 	# the first worker's agent gets what a platform sends a container it stops
