@@ -30,6 +30,15 @@ EOF
 	mark_log
 }
 
+# kept_cluster N: app.py's job on N workers of 2 cores and 2 GB, its cluster kept
+# (--keep-alive) and named in $cluster.
+kept_cluster() {
+	run --separate-stderr legion submit --num-executors "$1" --executor-cores 2 \
+		--executor-memory 2g --keep-alive true app.py sleep=2
+	[ "$status" -eq 0 ]
+	cluster=$(cluster_of <(echo "$stderr"))
+}
+
 @test "the cost line: vCPU- and GB-seconds of every group from its PUT to its DELETE, priced" {
 	run --separate-stderr legion submit --num-executors 2 --executor-cores 2 \
 		--executor-memory 2g --price-file prices app.py sleep=3
@@ -79,11 +88,8 @@ assert abs(v * 0.01 + g * 0.001 - m) < 0.0006, (v, g, m)  # v and g are shown to
 }
 
 @test "legion status: a finished job's cost while it ran, and what the running groups hold" {
-	run --separate-stderr legion submit --num-executors 2 --executor-cores 2 \
-		--executor-memory 2g --keep-alive true app.py sleep=2
-	[ "$status" -eq 0 ]
 	local cluster
-	cluster=$(cluster_of <(echo "$stderr"))
+	kept_cluster 2
 	run --separate-stderr legion status "$cluster"
 	[ "$status" -eq 0 ]
 	echo "$output"
@@ -112,11 +118,8 @@ assert abs(v * 0.01 + g * 0.001 - m) < 0.0006, (v, g, m)  # v and g are shown to
 }
 
 @test "legion status --price-file: the estimate of a finished job and of the running cluster at the region's prices; a malformed file is 78" {
-	run --separate-stderr legion submit --num-executors 1 --executor-cores 2 \
-		--executor-memory 2g --keep-alive true app.py sleep=2
-	[ "$status" -eq 0 ]
 	local cluster
-	cluster=$(cluster_of <(echo "$stderr"))
+	kept_cluster 1
 	# without a price file, units only
 	legion status "$cluster" | jq -e '.clusters[0] | (.cost | has("estimate") | not) and
 		(.jobs[0].cost | has("estimate") | not)'
