@@ -138,8 +138,8 @@ int price_default(char *out, size_t n);
 /* "legion: cost: WHAT (N container groups, S s): V vCPU-seconds, G GB-seconds[; about
  * X CUR at FILE's REGION prices]" on stderr; nothing for no groups. */
 void cost_print(const struct cost *c, const struct price *p, const char *what);
-/* The prices of o's run: --price-file, else the default file; none for the local
- * backend (no money). p->found is 0 when there is no file or row. 0, or the exit code of
+/* The prices of o's run: --price-file, else the default file. p->found is 0 when there
+ * is no file or row, and always on the local backend (no money). 0, or the exit code of
  * a file that cannot be read or is malformed (78). */
 int price_for(const struct opts *o, struct price *p);
 /* What c comes to at p's prices (0 when p has no row). */

@@ -120,10 +120,14 @@ int price_for(const struct opts *o, struct price *p)
 {
 	char dflt[1024];
 	const char *pf = o->price_file;
+	int local = !strcmp(o->backend, "local");
 	memset(p, 0, sizeof *p);
-	if (!pf && strcmp(o->backend, "local") && price_default(dflt, sizeof dflt) == 0)
+	if (!pf && !local && price_default(dflt, sizeof dflt) == 0)
 		pf = dflt;
-	return pf ? price_load(pf, o->location ? o->location : ACI_DEFAULT_LOCATION, p) : 0;
+	int rc = pf ? price_load(pf, o->location ? o->location : ACI_DEFAULT_LOCATION, p) : 0;
+	if (local) /* this machine's cores: seconds, never money (a --price-file is still checked) */
+		p->found = 0;
+	return rc;
 }
 
 double cost_money(const struct cost *c, const struct price *p)

@@ -172,8 +172,6 @@ int cmd_status(const struct opts *o)
 		return ex;
 	if (open_backend(o, &be, &ex) < 0)
 		return ex;
-	/* the local backend holds this machine's cores: seconds, never money */
-	const struct price *money = strcmp(be.ops->name, "local") ? &price : NULL;
 	if (be.ops->list(&be, o->cluster, &gs, &n, &ex) < 0)
 		goto out;
 	for (int i = 0; i < n; i++)
@@ -221,12 +219,12 @@ int cmd_status(const struct opts *o)
 			cluster_free(&m);
 		}
 		if (jobs >= 0 && j.t[jobs].type == JSMN_ARRAY)
-			jobs_json(&w, &j, jobs, gs, i, k, money);
+			jobs_json(&w, &j, jobs, gs, i, k, &price);
 		else
 			jw_null(&w, "jobs");
 		struct cost c = {0};
 		held(gs, i, k, -1, (long long)time(NULL), &c);
-		cost_json(&w, "cost", &c, money);
+		cost_json(&w, "cost", &c, &price);
 		scaling_json(&w, gs + i, k - i, jobs >= 0 ? cl : NULL);
 		json_free(&j);
 		http_resp_free(&r);

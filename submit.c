@@ -429,9 +429,7 @@ static void run_cost(const struct run *r)
 		cost_add(&c, r->ws[i].cpu, r->ws[i].memory_mb, r->workers_ms, now);
 		wsecs += (double)(now - r->workers_ms) / 1000.0;
 	}
-	/* the local backend holds this machine's cores: seconds, never money */
-	int money = strcmp(r->be.ops->name, "local") != 0;
-	cost_print(&c, money ? &r->price : NULL,
+	cost_print(&c, &r->price, /* no row on the local backend (price_for) */
 		   r->master[0] ? "this run's cluster" : "this run's workers");
 	char how[64];
 	if (r->sc)
